@@ -1,0 +1,43 @@
+package io.clustermd.cmd;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** Facts about this machine that mdadm uses as defaults: host name, corosync cluster name. */
+final class Host {
+
+    private Host() {
+    }
+
+    /** mdadm's default homehost: the kernel host name. */
+    static String hostname() {
+        try {
+            String h = Files.readString(Path.of("/proc/sys/kernel/hostname")).trim();
+            if (!h.isEmpty()) {
+                return h;
+            }
+        } catch (IOException | RuntimeException e) {
+            // fall through
+        }
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /** {@code totem.cluster_name} from /etc/corosync/corosync.conf, or null. */
+    static String corosyncClusterName() {
+        Path conf = Path.of("/etc/corosync/corosync.conf");
+        try {
+            Matcher m = Pattern.compile("(?m)^\\s*cluster_name\\s*:\\s*(\\S+)").matcher(Files.readString(conf));
+            return m.find() ? m.group(1) : null;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,75 @@
+package io.clustermd.md;
+
+import java.util.Locale;
+
+/**
+ * md raid10 layout word: {@code near_copies | far_copies << 8 | offset << 16} (md-raid10, mdadm
+ * {@code parse_layout_10}). clustermd serves near layouts only, as clustered md does.
+ */
+public final class Raid10Layout {
+
+    private Raid10Layout() {
+    }
+
+    /** Parses mdadm's spelling: n2, n3, f2, o2 ... */
+    public static int parse(String text) {
+        String t = text.toLowerCase(Locale.ROOT);
+        if (t.length() < 2 || "nfo".indexOf(t.charAt(0)) < 0) {
+            throw new IllegalArgumentException("raid10 layout '" + text + "' not understood (expected n2, n3, ...)");
+        }
+        int copies;
+        try {
+            copies = Integer.parseInt(t.substring(1));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("raid10 layout '" + text + "' not understood (expected n2, n3, ...)");
+        }
+        if (copies < 1 || copies > 64) {
+            throw new IllegalArgumentException("raid10 layout '" + text + "': copies must be 1 to 64");
+        }
+        return switch (t.charAt(0)) {
+            case 'n' -> copies | (1 << 8);
+            case 'f' -> 1 | (copies << 8);
+            default -> 1 | (copies << 8) | (1 << 16);
+        };
+    }
+
+    public static int nearCopies(int layout) {
+        return layout & 0xff;
+    }
+
+    public static int farCopies(int layout) {
+        return (layout >> 8) & 0xff;
+    }
+
+    public static boolean offsetLayout(int layout) {
+        return (layout & 0x10000) != 0;
+    }
+
+    /** Copies of every block: near × far. */
+    public static int copies(int layout) {
+        return nearCopies(layout) * farCopies(layout);
+    }
+
+    public static boolean isNear(int layout) {
+        return farCopies(layout) == 1 && !offsetLayout(layout) && (layout >>> 17) == 0;
+    }
+
+    /** mdadm's {@code print_r10_layout} text, e.g. " near=2". */
+    public static String describe(int layout) {
+        StringBuilder sb = new StringBuilder();
+        String sep = "";
+        int near = nearCopies(layout);
+        int far = farCopies(layout);
+        if (near != 1) {
+            sb.append(sep).append(" near=").append(near);
+            sep = ",";
+        }
+        if (far != 1) {
+            sb.append(sep).append(' ').append(offsetLayout(layout) ? "offset" : "far").append('=').append(far);
+        }
+        if (near * far == 1) {
+            sb.append("NO REDUNDANCY");
+        }
+        return sb.toString();
+    }
+}
