@@ -1,0 +1,324 @@
+package io.clustermd.nbd;
+
+import io.clustermd.nbd.codec.NbdOptionDecoder;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An NBD server (fixed newstyle) on Netty: the counterpart of the nbdkit server binary without its
+ * plugins. It serves one or more {@link NbdExport}s on TCP and unix-socket {@link NbdListener}s,
+ * on the epoll transport when available and NIO otherwise.
+ *
+ * <pre>
+ * NbdServer s = NbdServer.builder().export(new NbdExport("", null, backend))
+ *         .listen(new NbdListener.Unix(Path.of("/run/x.nbd"))).start();
+ * ...
+ * s.close();   // graceful: in-flight requests finish, new ones get ESHUTDOWN
+ * </pre>
+ */
+public final class NbdServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(NbdServer.class);
+
+    /** Which Netty transport to use. */
+    public enum Transport { AUTO, EPOLL, NIO }
+
+    private final Map<String, NbdExport> exports;
+    private final NbdServerConfig config;
+    private final EventLoopGroup group;
+    private final boolean ownsGroup;
+    private final boolean epoll;
+    private final ChannelGroup connections = new DefaultChannelGroup("nbd-connections", GlobalEventExecutor.INSTANCE);
+    private final List<Channel> serverChannels = new ArrayList<>();
+    private final List<Path> socketFiles = new ArrayList<>();
+    private volatile boolean stopping;
+    private boolean closed;
+
+    private NbdServer(Builder b) {
+        this.exports = new LinkedHashMap<>();
+        for (NbdExport e : b.exports) {
+            if (exports.putIfAbsent(e.name(), e) != null) {
+                throw new IllegalArgumentException("two exports are named '" + e.name() + "'");
+            }
+        }
+        this.config = b.config;
+        this.epoll = switch (b.transport) {
+            case AUTO -> Epoll.isAvailable();
+            case EPOLL -> {
+                Epoll.ensureAvailability();
+                yield true;
+            }
+            case NIO -> false;
+        };
+        if (b.group != null) {
+            this.group = b.group;
+            this.ownsGroup = false;
+        } else {
+            IoHandlerFactory f = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+            this.group = new MultiThreadIoEventLoopGroup(b.ioThreads, new DefaultThreadFactory("nbd-io", true), f);
+            this.ownsGroup = true;
+        }
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Whether the epoll transport is in use. */
+    public boolean isEpoll() {
+        return epoll;
+    }
+
+    /** The addresses actually bound (TCP port 0 resolved). */
+    public synchronized List<SocketAddress> boundAddresses() {
+        List<SocketAddress> out = new ArrayList<>();
+        for (Channel c : serverChannels) {
+            out.add(c.localAddress());
+        }
+        return out;
+    }
+
+    /** The TCP port of the first TCP listener, or -1. */
+    public synchronized int tcpPort() {
+        for (Channel c : serverChannels) {
+            if (c.localAddress() instanceof InetSocketAddress a) {
+                return a.getPort();
+            }
+        }
+        return -1;
+    }
+
+    /** Number of open client connections. */
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    private synchronized NbdServer start(List<NbdListener> listeners) throws IOException {
+        if (exports.isEmpty()) {
+            throw new IllegalArgumentException("no export to serve");
+        }
+        if (listeners.isEmpty()) {
+            throw new IllegalArgumentException("no listener (tcp:HOST:PORT or unix:PATH)");
+        }
+        NbdHandshakeHandler.ExportRegistry registry = new NbdHandshakeHandler.ExportRegistry() {
+            private final NbdExport defaultExport = exports.values().iterator().next();
+
+            @Override
+            public NbdExport find(String name) {
+                NbdExport e = exports.get(name);
+                return e != null || !name.isEmpty() ? e : defaultExport;
+            }
+
+            @Override
+            public List<NbdExport> all() {
+                return List.copyOf(exports.values());
+            }
+
+            @Override
+            public boolean stopping() {
+                return stopping;
+            }
+        };
+        try {
+            for (NbdListener l : listeners) {
+                serverChannels.add(bind(l, registry));
+            }
+        } catch (IOException | RuntimeException e) {
+            close();
+            throw e;
+        }
+        return this;
+    }
+
+    private Channel bind(NbdListener l, NbdHandshakeHandler.ExportRegistry registry) throws IOException {
+        ServerBootstrap sb = new ServerBootstrap().group(group);
+        SocketAddress addr;
+        Class<? extends ServerChannel> cls;
+        boolean tcp = l instanceof NbdListener.Tcp;
+        if (l instanceof NbdListener.Tcp t) {
+            addr = new InetSocketAddress(t.host(), t.port());
+            if (((InetSocketAddress) addr).isUnresolved()) {
+                throw new IOException("cannot resolve listen address '" + t.host() + "'");
+            }
+            cls = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        } else {
+            Path p = ((NbdListener.Unix) l).path().toAbsolutePath();
+            removeStaleSocket(p);
+            addr = epoll ? new DomainSocketAddress(p.toFile()) : UnixDomainSocketAddress.of(p);
+            cls = epoll ? EpollServerDomainSocketChannel.class : NioServerDomainSocketChannel.class;
+        }
+        sb.channel(cls).option(ChannelOption.SO_BACKLOG, 1024);
+        if (tcp) {
+            sb.childOption(ChannelOption.TCP_NODELAY, true);
+            sb.option(ChannelOption.SO_REUSEADDR, true);
+        }
+        sb.childHandler(new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                if (stopping) {
+                    ch.close();
+                    return;
+                }
+                connections.add(ch);
+                initPipeline(ch.pipeline(), registry, config);
+            }
+        });
+        try {
+            Channel ch = sb.bind(addr).syncUninterruptibly().channel();
+            if (!tcp) {
+                socketFiles.add(((NbdListener.Unix) l).path().toAbsolutePath());
+            }
+            log.info("serving NBD on {} ({})", l, epoll ? "epoll" : "nio");
+            return ch;
+        } catch (Exception e) {
+            throw new IOException("cannot listen on " + l + ": " + e.getMessage()
+                    + (tcp ? " (is another NBD server using the port? choose another with tcp:HOST:PORT)" : ""), e);
+        }
+    }
+
+    /** The handshake-phase pipeline of a new connection; the handshake swaps in the transmission phase. */
+    static void initPipeline(io.netty.channel.ChannelPipeline p, NbdHandshakeHandler.ExportRegistry registry,
+                             NbdServerConfig config) {
+        p.addLast(NbdHandshakeHandler.OPTION_DECODER, new NbdOptionDecoder(config.maxOptionLength()))
+                .addLast(NbdHandshakeHandler.HANDSHAKE, new NbdHandshakeHandler(registry, config));
+    }
+
+    /** A socket file left by a server that died; anything else at that path is refused. */
+    private static void removeStaleSocket(Path p) throws IOException {
+        if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+            Path parent = p.getParent();
+            if (parent != null && !Files.isDirectory(parent)) {
+                throw new IOException("cannot listen on unix:" + p + ": directory " + parent + " does not exist");
+            }
+            return;
+        }
+        BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        if (!a.isOther()) {
+            throw new IOException("cannot listen on unix:" + p + ": a file that is not a socket is in the way; remove it or choose another path");
+        }
+        Files.delete(p);
+    }
+
+    /**
+     * Graceful stop: stop accepting, answer new requests with ESHUTDOWN, let in-flight requests
+     * finish (up to the configured grace), close every connection and the listeners. Backends are
+     * not closed: they belong to the caller.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        stopping = true;
+        for (Channel c : serverChannels) {
+            c.close().awaitUninterruptibly();
+        }
+        for (Channel c : connections) {
+            c.pipeline().fireUserEventTriggered(NbdTransmissionHandler.SHUTDOWN);
+        }
+        long deadline = System.nanoTime() + config.shutdownGrace().toNanos();
+        for (Channel c : connections) {
+            long left = deadline - System.nanoTime();
+            if (!c.closeFuture().awaitUninterruptibly(Math.max(0, TimeUnit.NANOSECONDS.toMillis(left)))) {
+                log.warn("{}: in-flight requests did not finish within {}; closing anyway", c.remoteAddress(), config.shutdownGrace());
+            }
+        }
+        connections.close().awaitUninterruptibly();
+        if (ownsGroup) {
+            group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly();
+        }
+        for (Path p : socketFiles) {
+            try {
+                Files.deleteIfExists(p);
+            } catch (IOException e) {
+                log.debug("cannot remove {}: {}", p, e.toString());
+            }
+        }
+    }
+
+    /** Builds and starts a server. */
+    public static final class Builder {
+        private final List<NbdExport> exports = new ArrayList<>();
+        private final List<NbdListener> listeners = new ArrayList<>();
+        private NbdServerConfig config = NbdServerConfig.DEFAULTS;
+        private Transport transport = Transport.AUTO;
+        private int ioThreads = Math.min(4, Runtime.getRuntime().availableProcessors());
+        private EventLoopGroup group;
+
+        private Builder() {}
+
+        public Builder export(NbdExport e) {
+            exports.add(Objects.requireNonNull(e));
+            return this;
+        }
+
+        public Builder listen(NbdListener l) {
+            listeners.add(Objects.requireNonNull(l));
+            return this;
+        }
+
+        public Builder config(NbdServerConfig c) {
+            this.config = Objects.requireNonNull(c);
+            return this;
+        }
+
+        public Builder transport(Transport t) {
+            this.transport = Objects.requireNonNull(t);
+            return this;
+        }
+
+        /** Event-loop threads (default: cores, at most 4). */
+        public Builder ioThreads(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("ioThreads " + n + " (expected: >= 1)");
+            }
+            this.ioThreads = n;
+            return this;
+        }
+
+        /** Use an existing event-loop group (not shut down by {@link NbdServer#close()}). */
+        public Builder eventLoopGroup(EventLoopGroup g) {
+            this.group = g;
+            return this;
+        }
+
+        /** Binds every listener; on failure nothing stays bound. */
+        public NbdServer start() throws IOException {
+            return new NbdServer(this).start(List.copyOf(listeners));
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package io.clustermd.nbd;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.embedded.EmbeddedChannel;
+import java.util.List;
+
+/** The server's real pipeline on an EmbeddedChannel, with all outbound bytes gathered in order. */
+final class EmbeddedServer {
+    final EmbeddedChannel ch;
+    private final ByteBuf out = Unpooled.buffer();
+
+    EmbeddedServer(NbdServerConfig config, NbdExport... exports) {
+        NbdHandshakeHandler.ExportRegistry reg = new NbdHandshakeHandler.ExportRegistry() {
+            @Override
+            public NbdExport find(String name) {
+                for (NbdExport e : exports) {
+                    if (e.name().equals(name)) {
+                        return e;
+                    }
+                }
+                return name.isEmpty() ? exports[0] : null;
+            }
+
+            @Override
+            public List<NbdExport> all() {
+                return List.of(exports);
+            }
+        };
+        ch = new EmbeddedChannel(new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel c) {
+                NbdServer.initPipeline(c.pipeline(), reg, config);
+            }
+        });
+    }
+
+    void send(ByteBuf b) {
+        ch.writeInbound(b);
+        ch.runPendingTasks();
+    }
+
+    /** Everything the server has written so far (accumulated; read from it). */
+    ByteBuf out() {
+        ch.runPendingTasks();
+        for (Object o; (o = ch.readOutbound()) != null; ) {
+            ByteBuf b = (ByteBuf) o;
+            out.writeBytes(b);
+            b.release();
+        }
+        return out;
+    }
+
+    void close() {
+        ch.finishAndReleaseAll();
+        out.release();
+    }
+}
