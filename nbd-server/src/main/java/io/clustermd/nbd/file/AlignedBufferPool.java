@@ -28,6 +28,7 @@ public final class AlignedBufferPool {
     public static final AlignedBufferPool SHARED = new AlignedBufferPool();
 
     private final SizeClass[] classes = new SizeClass[MAX_SHIFT - MIN_SHIFT + 1];
+    private final java.util.concurrent.atomic.LongAdder outstanding = new java.util.concurrent.atomic.LongAdder();
 
     public AlignedBufferPool() {
         for (int i = 0; i < classes.length; i++) {
@@ -44,7 +45,8 @@ public final class AlignedBufferPool {
         int shift = Math.max(MIN_SHIFT, 32 - Integer.numberOfLeadingZeros(Math.max(1, capacity) - 1));
         if (shift > MAX_SHIFT) {
             // Larger than any class: allocated and freed each time.
-            return new AlignedByteBuf(null, newAligned(capacity), capacity);
+            outstanding.increment();
+            return new AlignedByteBuf(this, null, newAligned(capacity), capacity);
         }
         SizeClass c = classes[shift - MIN_SHIFT];
         ByteBuffer block = c.free.poll();
@@ -53,11 +55,18 @@ public final class AlignedBufferPool {
         } else {
             block = newAligned(c.size);
         }
-        return new AlignedByteBuf(c, block, capacity);
+        outstanding.increment();
+        return new AlignedByteBuf(this, c, block, capacity);
+    }
+
+    /** Buffers handed out and not yet released (a leak check for tests and diagnostics). */
+    public long outstanding() {
+        return outstanding.sum();
     }
 
     private static ByteBuffer newAligned(int size) {
-        return ByteBuffer.allocateDirect(size + ALIGNMENT).alignedSlice(ALIGNMENT).limit(size).slice();
+        int rounded = (size + ALIGNMENT - 1) & -ALIGNMENT;
+        return ByteBuffer.allocateDirect(rounded + ALIGNMENT).alignedSlice(ALIGNMENT).limit(size).slice();
     }
 
     private static final class SizeClass {
@@ -82,11 +91,13 @@ public final class AlignedBufferPool {
 
     /** A fixed-capacity direct ByteBuf over a pooled aligned block. */
     private static final class AlignedByteBuf extends UnpooledDirectByteBuf {
+        private final AlignedBufferPool pool;
         private final SizeClass owner;
         private ByteBuffer block;
 
-        AlignedByteBuf(SizeClass owner, ByteBuffer block, int capacity) {
+        AlignedByteBuf(AlignedBufferPool pool, SizeClass owner, ByteBuffer block, int capacity) {
             super(UnpooledByteBufAllocator.DEFAULT, block.duplicate().clear().limit(capacity).slice(), capacity);
+            this.pool = pool;
             this.owner = owner;
             this.block = block;
             writerIndex(0);
@@ -97,8 +108,11 @@ public final class AlignedBufferPool {
             super.deallocate();
             ByteBuffer b = block;
             block = null;
-            if (owner != null && b != null) {
-                owner.recycle(b);
+            if (b != null) {
+                pool.outstanding.decrement();
+                if (owner != null) {
+                    owner.recycle(b);
+                }
             }
         }
     }
