@@ -599,12 +599,26 @@ public abstract class LockManagerContractTest {
                 th.start();
             }
         }
+        duringManyLockers(() -> {
+            int sum = 0;
+            for (int c : counters) {
+                sum += c;
+            }
+            return sum;
+        }, nodeCount() * 2 * rounds);
         for (Thread th : threads) {
             th.join(TimeUnit.MINUTES.toMillis(3));
         }
         assertThat(errors).isEmpty();
         assertThat(violations.get()).isZero();
         assertThat(Arrays.stream(counters).sum()).isEqualTo(nodeCount() * 2 * rounds);
+    }
+
+    /**
+     * Called on the test thread while the many-lockers test runs ({@code progress} counts finished
+     * critical sections out of {@code total}): a backend test can break something here.
+     */
+    protected void duringManyLockers(java.util.function.IntSupplier progress, int total) throws Exception {
     }
 
     /** Rounds per locker thread in the many-lockers test. */

@@ -197,6 +197,12 @@ public final class ZkLockManager implements LockManager {
         return true;
     }
 
+    /** The ZooKeeper session of this node's current incarnation (its top byte is the id of the server that made it). */
+    public long sessionId() {
+        Incarnation i = inc;
+        return i == null ? 0 : i.sessionId;
+    }
+
     /** The session timeout the server granted. */
     public Duration negotiatedSessionTimeout() {
         try {
