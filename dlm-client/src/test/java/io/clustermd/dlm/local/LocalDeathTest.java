@@ -60,6 +60,7 @@ class LocalDeathTest {
         assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - crashedAt)).isGreaterThanOrEqualTo(290);
         assertThat(r.granted()).isTrue();
         assertThat(r.valNotValid()).isTrue();
+        await().atMost(Duration.ofSeconds(30)).until(() -> !left.isEmpty());
         assertThat(left).containsExactly("a true");
         assertThat(cluster.members()).containsExactly("b");
     }
