@@ -157,7 +157,7 @@ public final class ZkLockManager implements LockManager {
         try {
             m.client.getConnectionStateListenable().addListener((c, state) -> m.onConnectionState(state));
             m.client.start();
-            long waitMs = Math.max(10_000, config.sessionTimeout().toMillis() * 2);
+            long waitMs = Math.max(5_000, config.sessionTimeout().toMillis());
             if (!m.client.blockUntilConnected((int) waitMs, TimeUnit.MILLISECONDS)) {
                 throw new IllegalStateException("cannot reach ZooKeeper at " + config.connectString() + " within "
                         + waitMs + " ms; is it running (e.g. 'clustermd coordinator') and is the address right?");
