@@ -77,3 +77,16 @@ maven() {
   find_jdk || return 1
   MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" mvn -B "$@"
 }
+
+# ensure_built: builds (without tests) when a launcher jar is missing or any source or pom is newer.
+ensure_built() {
+  local root stamp
+  root=$(clustermd_root)
+  stamp=$(ls "$root"/cmd/target/clustermd-cmd-*.jar 2>/dev/null | grep -v tests | head -n 1)
+  if [ -n "$stamp" ] && [ -d "$root/daemon/target/lib" ] && [ -d "$root/cmd/target/lib" ] &&
+     [ -z "$(find "$root" -path "$root/.git" -prune -o \( -name pom.xml -o -path '*/src/main/*' \) -newer "$stamp" -print -quit)" ]; then
+    return 0
+  fi
+  echo "clustermd: building (this takes a minute the first time)..." >&2
+  (cd "$root" && maven -q -DskipTests install)
+}
