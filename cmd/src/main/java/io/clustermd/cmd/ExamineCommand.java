@@ -2,17 +2,13 @@ package io.clustermd.cmd;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.clustermd.md.MdFormatException;
 import io.clustermd.md.MdSuperblock;
 import io.clustermd.md.MemberMetadata;
-import io.clustermd.md.MemberMetadataReader;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.ZoneId;
 import java.util.ArrayList;
@@ -49,15 +45,8 @@ final class ExamineCommand implements Callable<Integer> {
         List<Map<String, Object>> docs = new ArrayList<>();
         Set<String> arrays = new LinkedHashSet<>();
         for (Path p : members) {
-            MemberMetadata m;
-            try {
-                m = MemberMetadataReader.read(p);
-            } catch (NoSuchFileException e) {
-                err.println("clusterctl: " + p + ": no such file or device");
-                rc = 1;
-                continue;
-            } catch (MdFormatException | IOException e) {
-                err.println("clusterctl: " + e.getMessage());
+            MemberMetadata m = MemberReading.readOrReport(p, err);
+            if (m == null) {
                 rc = 1;
                 continue;
             }

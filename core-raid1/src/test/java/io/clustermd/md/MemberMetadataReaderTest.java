@@ -62,13 +62,16 @@ class MemberMetadataReaderTest {
         Path p = Files.createFile(dir.resolve("empty.img"));
         assertThatThrownBy(() -> MemberMetadataReader.read(p)).isInstanceOf(NoSuperblockException.class)
                 .hasMessageContaining("too small for md");
+        assertThat(Files.size(p)).isZero();
     }
 
     @Test
     void read_fileWithoutSuperblock_saysNoSuperblockAndShowsMagic() throws Exception {
         Path p = MemberFiles.sparse(dir, "plain", 1, 1 << 20).get(0);
+        String before = MemberFiles.fingerprint(p);
         assertThatThrownBy(() -> MemberMetadataReader.read(p)).isInstanceOf(NoSuperblockException.class)
                 .hasMessageContainingAll("no md superblock found", "expected 0xa92b4efc");
+        assertThat(MemberFiles.fingerprint(p)).isEqualTo(before);
     }
 
     @Test
