@@ -56,7 +56,8 @@ public final class ExportFileCommand implements Callable<Integer> {
     @Option(names = "--max-in-flight", paramLabel = "N", description = "requests per connection at once before reading pauses (default: ${DEFAULT-VALUE})")
     int maxInFlight = NbdServerConfig.DEFAULTS.maxInFlight();
 
-    @Option(names = "--transport", paramLabel = "T", description = "AUTO, EPOLL or NIO (default: ${DEFAULT-VALUE})")
+    @Option(names = "--transport", paramLabel = "T",
+            description = "AUTO (epoll, else NIO), EPOLL, IO_URING (socket and file I/O on the same io_uring, no thread hand-off) or NIO (default: ${DEFAULT-VALUE})")
     NbdServer.Transport transport = NbdServer.Transport.AUTO;
 
     @CommandLine.Spec
@@ -79,26 +80,37 @@ public final class ExportFileCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--io-threads, --event-loops and --max-in-flight must be at least 1");
         }
+        NbdServer.Transport t;
+        try {
+            t = NbdServer.resolve(transport);
+        } catch (Throwable e) {
+            System.err.println("clustermd export-file: transport " + transport + " is not available here: " + e.getMessage()
+                    + "; use --transport AUTO");
+            return 1;
+        }
+        int loops = eventLoops != null ? eventLoops : Math.min(4, Runtime.getRuntime().availableProcessors());
+        io.netty.channel.EventLoopGroup group = NbdServer.newEventLoopGroup(t, loops);
         FileBackend backend;
         try {
-            backend = FileBackend.open(file, new FileBackend.Options(readOnly, !buffered, ioThreads));
+            backend = FileBackend.open(file, new FileBackend.Options(readOnly, !buffered, ioThreads),
+                    t == NbdServer.Transport.IO_URING ? group : null);
         } catch (java.io.IOException e) {
+            group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
             System.err.println("clustermd export-file: " + e.getMessage());
             return 1;
         }
         NbdServer.Builder b = NbdServer.builder()
                 .export(new NbdExport(name, description, backend))
                 .config(NbdServerConfig.DEFAULTS.withMaxInFlight(maxInFlight))
-                .transport(transport);
-        if (eventLoops != null) {
-            b.ioThreads(eventLoops);
-        }
+                .transport(t)
+                .eventLoopGroup(group);
         listeners.forEach(b::listen);
         NbdServer server;
         try {
             server = b.start();
         } catch (java.io.IOException e) {
             backend.close();
+            group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
             System.err.println("clustermd export-file: " + e.getMessage());
             return 1;
         }
@@ -111,6 +123,7 @@ public final class ExportFileCommand implements Callable<Integer> {
             } catch (Exception e) {
                 log.warn("closing {}: {}", file, e.toString());
             }
+            group.shutdownGracefully(0, 5, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();
             stopped.countDown();
         }, "export-file-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);

@@ -41,7 +41,7 @@ import org.slf4j.LoggerFactory;
 /**
  * An NBD server (fixed newstyle) on Netty: the counterpart of the nbdkit server binary without its
  * plugins. It serves one or more {@link NbdExport}s on TCP and unix-socket {@link NbdListener}s,
- * on the epoll transport when available and NIO otherwise.
+ * on Netty's io_uring transport when the kernel allows it, else epoll, else NIO.
  *
  * <pre>
  * NbdServer s = NbdServer.builder().export(new NbdExport("", null, backend))
@@ -54,13 +54,43 @@ public final class NbdServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NbdServer.class);
 
     /** Which Netty transport to use. */
-    public enum Transport { AUTO, EPOLL, NIO }
+    public enum Transport { AUTO, EPOLL, IO_URING, NIO }
+
+    /**
+     * The resolved transport of {@code t} on this machine. AUTO: io_uring when the kernel allows it,
+     * else epoll, else NIO.
+     */
+    public static Transport resolve(Transport t) {
+        return switch (t) {
+            case AUTO -> io.netty.channel.uring.IoUring.isAvailable() ? Transport.IO_URING
+                    : Epoll.isAvailable() ? Transport.EPOLL : Transport.NIO;
+            case EPOLL -> {
+                Epoll.ensureAvailability();
+                yield t;
+            }
+            case IO_URING -> {
+                io.netty.channel.uring.IoUring.ensureAvailability();
+                yield t;
+            }
+            case NIO -> t;
+        };
+    }
+
+    /** A new event-loop group for a transport (for callers that share it with a backend). */
+    public static EventLoopGroup newEventLoopGroup(Transport t, int threads) {
+        IoHandlerFactory f = switch (resolve(t)) {
+            case EPOLL -> EpollIoHandler.newFactory();
+            case IO_URING -> io.netty.channel.uring.IoUringIoHandler.newFactory();
+            default -> NioIoHandler.newFactory();
+        };
+        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("nbd-io", true), f);
+    }
 
     private final Map<String, NbdExport> exports;
     private final NbdServerConfig config;
     private final EventLoopGroup group;
     private final boolean ownsGroup;
-    private final boolean epoll;
+    private final Transport transport;
     private final ChannelGroup connections = new DefaultChannelGroup("nbd-connections", GlobalEventExecutor.INSTANCE);
     private final List<Channel> serverChannels = new ArrayList<>();
     private final List<Path> socketFiles = new ArrayList<>();
@@ -75,20 +105,12 @@ public final class NbdServer implements AutoCloseable {
             }
         }
         this.config = b.config;
-        this.epoll = switch (b.transport) {
-            case AUTO -> Epoll.isAvailable();
-            case EPOLL -> {
-                Epoll.ensureAvailability();
-                yield true;
-            }
-            case NIO -> false;
-        };
+        this.transport = resolve(b.transport);
         if (b.group != null) {
             this.group = b.group;
             this.ownsGroup = false;
         } else {
-            IoHandlerFactory f = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-            this.group = new MultiThreadIoEventLoopGroup(b.ioThreads, new DefaultThreadFactory("nbd-io", true), f);
+            this.group = newEventLoopGroup(transport, b.ioThreads);
             this.ownsGroup = true;
         }
     }
@@ -97,9 +119,9 @@ public final class NbdServer implements AutoCloseable {
         return new Builder();
     }
 
-    /** Whether the epoll transport is in use. */
-    public boolean isEpoll() {
-        return epoll;
+    /** The transport in use. */
+    public Transport transport() {
+        return transport;
     }
 
     /** The addresses actually bound (TCP port 0 resolved). */
@@ -173,12 +195,20 @@ public final class NbdServer implements AutoCloseable {
             if (((InetSocketAddress) addr).isUnresolved()) {
                 throw new IOException("cannot resolve listen address '" + t.host() + "'");
             }
-            cls = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+            cls = switch (transport) {
+                case EPOLL -> EpollServerSocketChannel.class;
+                case IO_URING -> io.netty.channel.uring.IoUringServerSocketChannel.class;
+                default -> NioServerSocketChannel.class;
+            };
         } else {
             Path p = ((NbdListener.Unix) l).path().toAbsolutePath();
             removeStaleSocket(p);
-            addr = epoll ? new DomainSocketAddress(p.toFile()) : UnixDomainSocketAddress.of(p);
-            cls = epoll ? EpollServerDomainSocketChannel.class : NioServerDomainSocketChannel.class;
+            addr = transport == Transport.NIO ? UnixDomainSocketAddress.of(p) : new DomainSocketAddress(p.toFile());
+            cls = switch (transport) {
+                case EPOLL -> EpollServerDomainSocketChannel.class;
+                case IO_URING -> io.netty.channel.uring.IoUringServerDomainSocketChannel.class;
+                default -> NioServerDomainSocketChannel.class;
+            };
         }
         sb.channel(cls).option(ChannelOption.SO_BACKLOG, 1024);
         if (tcp) {
@@ -201,7 +231,7 @@ public final class NbdServer implements AutoCloseable {
             if (!tcp) {
                 socketFiles.add(((NbdListener.Unix) l).path().toAbsolutePath());
             }
-            log.info("serving NBD on {} ({})", l, epoll ? "epoll" : "nio");
+            log.info("serving NBD on {} ({})", l, transport.name().toLowerCase(java.util.Locale.ROOT));
             return ch;
         } catch (Exception e) {
             throw new IOException("cannot listen on " + l + ": " + e.getMessage()
@@ -310,7 +340,10 @@ public final class NbdServer implements AutoCloseable {
             return this;
         }
 
-        /** Use an existing event-loop group (not shut down by {@link NbdServer#close()}). */
+        /**
+         * Use an existing event-loop group (not shut down by {@link NbdServer#close()}); it must be of
+         * the builder's transport ({@link NbdServer#newEventLoopGroup}).
+         */
         public Builder eventLoopGroup(EventLoopGroup g) {
             this.group = g;
             return this;

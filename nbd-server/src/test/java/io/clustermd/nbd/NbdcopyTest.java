@@ -44,7 +44,8 @@ class NbdcopyTest {
         }
         String want = sha256(src);
         Path back = dir.resolve("back.img");
-        try (TestServer srv = new TestServer(dir, SIZE)) {
+        // The default transport of clustermd export-file: io_uring for the socket and the file.
+        try (TestServer srv = new TestServer(dir, SIZE, NbdServerConfig.DEFAULTS, NbdServer.resolve(NbdServer.Transport.AUTO))) {
             Duration t = Duration.ofMinutes(4);
             String in = Proc.ok(t, "nbdcopy", "--flush", src.toString(), srv.tcpUri(""));
             assertThat(in).doesNotContain("error");

@@ -18,28 +18,37 @@ final class TestServer implements AutoCloseable {
     final FileBackend readOnly;
     final MemoryBackend mem;
     final NbdServer server;
+    final io.netty.channel.EventLoopGroup group;
 
     TestServer(Path dir, long size) throws IOException {
         this(dir, size, NbdServerConfig.DEFAULTS);
     }
 
     TestServer(Path dir, long size, NbdServerConfig config) throws IOException {
+        this(dir, size, config, NbdServer.Transport.EPOLL);
+    }
+
+    /** With IO_URING the file exports also do their I/O on the event loops' rings. */
+    TestServer(Path dir, long size, NbdServerConfig config, NbdServer.Transport transport) throws IOException {
         file = dir.resolve("disk.img");
         try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
             f.setLength(size);
         }
         socket = dir.resolve("nbd.sock");
-        backend = FileBackend.open(file, FileBackend.Options.DEFAULTS.withIoThreads(8));
-        readOnly = FileBackend.open(file, FileBackend.Options.DEFAULTS.withReadOnly(true).withIoThreads(2));
+        group = NbdServer.newEventLoopGroup(transport, 2);
+        io.netty.channel.EventLoopGroup rings = transport == NbdServer.Transport.IO_URING ? group : null;
+        backend = FileBackend.open(file, FileBackend.Options.DEFAULTS.withIoThreads(8), rings);
+        readOnly = FileBackend.open(file, FileBackend.Options.DEFAULTS.withReadOnly(true).withIoThreads(2), rings);
         mem = new MemoryBackend(16 << 20);
         server = NbdServer.builder()
+                .transport(transport)
+                .eventLoopGroup(group)
                 .export(new NbdExport("", "test file", backend))
                 .export(new NbdExport("mem", "RAM disk", mem))
                 .export(new NbdExport("ro", "read-only view", readOnly))
                 .listen(new NbdListener.Tcp("127.0.0.1", 0))
                 .listen(new NbdListener.Unix(socket))
                 .config(config)
-                .ioThreads(2)
                 .start();
     }
 
@@ -56,5 +65,6 @@ final class TestServer implements AutoCloseable {
         server.close();
         backend.close();
         readOnly.close();
+        group.shutdownGracefully(0, 5, java.util.concurrent.TimeUnit.SECONDS).awaitUninterruptibly();
     }
 }

@@ -69,9 +69,12 @@ public final class FileBackend implements BlockBackend {
     private final int alignment;
     private final ExecutorService io;
     private final ByteBuf zeroes;
+    private final UringFileIo uring;       // null: blocking I/O on the I/O threads
 
-    private FileBackend(Path path, Options options, FileChannel channel, FileChannel buffered, long size, int alignment) {
+    private FileBackend(Path path, Options options, FileChannel channel, FileChannel buffered, long size, int alignment,
+                        UringFileIo uring) {
         this.path = path;
+        this.uring = uring;
         this.options = options;
         this.channel = channel;
         this.buffered = buffered;
@@ -88,6 +91,17 @@ public final class FileBackend implements BlockBackend {
      * an empty file, and O_DIRECT on a file system that has no O_DIRECT.
      */
     public static FileBackend open(Path path, Options options) throws IOException {
+        return open(path, options, null);
+    }
+
+    /**
+     * Opens {@code path}; with {@code ioUringLoops} (the server's io_uring event loops) reads, writes,
+     * flushes, zeroes and trims are submitted to the io_uring of the event loop serving the request
+     * and complete on it, with no thread hand-off; requests from other threads go to the first loop.
+     * The I/O threads then serve only unaligned requests.
+     */
+    public static FileBackend open(Path path, Options options, io.netty.channel.EventLoopGroup ioUringLoops)
+            throws IOException {
         if (!Files.exists(path)) {
             throw new NoSuchFileException(path.toString(), null,
                     "no such file; create it first, e.g. 'truncate -s 1G " + path + "'");
@@ -130,9 +144,11 @@ public final class FileBackend implements BlockBackend {
                             + " is not supported for O_DIRECT (max " + MAX_ALIGNMENT + "); use --buffered");
                 }
             }
-            FileBackend b = new FileBackend(path, options, direct, buffered, size, alignment);
-            log.info("opened {} ({} bytes, {}, {})", path, size, options.direct() ? "O_DIRECT, alignment " + alignment : "buffered",
-                    options.readOnly() ? "read-only" : "read-write");
+            UringFileIo uring = ioUringLoops == null ? null
+                    : new UringFileIo(path, ioUringLoops, options.readOnly(), options.direct());
+            FileBackend b = new FileBackend(path, options, direct, buffered, size, alignment, uring);
+            log.info("opened {} ({} bytes, {}, {}, {})", path, size, options.direct() ? "O_DIRECT, alignment " + alignment : "buffered",
+                    options.readOnly() ? "read-only" : "read-write", uring != null ? "io_uring" : "I/O threads");
             return b;
         } catch (IOException | RuntimeException e) {
             if (direct != buffered) {
@@ -174,6 +190,10 @@ public final class FileBackend implements BlockBackend {
     @Override public boolean canFlush() { return true; }
     @Override public boolean canFua() { return true; }
     @Override public boolean canZero() { return true; }
+    /** fallocate(ZERO_RANGE) through io_uring; without it zeroing is a write of zeroes. */
+    @Override public boolean canFastZero() { return uring != null; }
+    /** fallocate(PUNCH_HOLE) through io_uring. */
+    @Override public boolean canTrim() { return uring != null; }
     /** One file, one page cache and one fdatasync for all connections. */
     @Override public boolean canMultiConn() { return true; }
     @Override public int minimumBlockSize() { return alignment; }
@@ -212,6 +232,13 @@ public final class FileBackend implements BlockBackend {
 
     @Override
     public CompletableFuture<Void> pread(ByteBuf dst, long offset, int length, int flags) {
+        if (uring != null && (aligned(offset, length) && offset + length <= size || !isDirect())) {
+            int at = dst.writerIndex();
+            return uring.read(dst.nioBuffer(at, length), offset).thenApply(v -> {
+                dst.writerIndex(at + length);
+                return null;
+            });
+        }
         return submit(() -> {
             int at = dst.writerIndex();
             ByteBuffer bb = dst.nioBuffer(at, length);
@@ -235,6 +262,9 @@ public final class FileBackend implements BlockBackend {
 
     @Override
     public CompletableFuture<Void> pwrite(ByteBuf src, long offset, int flags) {
+        if (uring != null && (aligned(offset, src.readableBytes()) || !isDirect())) {
+            return uring.write(src.nioBuffer(src.readerIndex(), src.readableBytes()), offset, (flags & FLAG_FUA) != 0);
+        }
         return submit(() -> {
             int length = src.readableBytes();
             ByteBuffer bb = src.nioBuffer(src.readerIndex(), length);
@@ -256,11 +286,49 @@ public final class FileBackend implements BlockBackend {
     @Override
     public CompletableFuture<Void> flush(int flags) {
         // fdatasync covers the whole file, whichever descriptor wrote the data.
+        if (uring != null) {
+            return uring.fdatasync();
+        }
         return submit(() -> channel.force(false));
     }
 
     @Override
+    public CompletableFuture<Void> trim(long offset, long length, int flags) {
+        if (uring == null) {
+            return BlockBackend.super.trim(offset, length, flags);
+        }
+        // Advisory: a file system without hole punching simply keeps the data.
+        CompletableFuture<Void> f = uring.fallocate(UringFileIo.FALLOC_FL_PUNCH_HOLE | UringFileIo.FALLOC_FL_KEEP_SIZE, offset, length)
+                .exceptionally(ex -> {
+                    if (BackendException.errnoOf(ex) != BackendException.ENOTSUP) {
+                        throw ex instanceof java.util.concurrent.CompletionException ce ? ce : new java.util.concurrent.CompletionException(ex);
+                    }
+                    return null;
+                });
+        return (flags & FLAG_FUA) != 0 ? f.thenCompose(v -> uring.fdatasync()) : f;
+    }
+
+    @Override
     public CompletableFuture<Void> zero(long offset, long length, int flags) {
+        if (uring != null) {
+            int mode = (flags & FLAG_MAY_TRIM) != 0
+                    ? UringFileIo.FALLOC_FL_PUNCH_HOLE | UringFileIo.FALLOC_FL_KEEP_SIZE
+                    : UringFileIo.FALLOC_FL_ZERO_RANGE | UringFileIo.FALLOC_FL_KEEP_SIZE;
+            CompletableFuture<Void> f = uring.fallocate(mode, offset, length).handle((v, ex) -> {
+                if (ex == null) {
+                    return CompletableFuture.<Void>completedFuture(null);
+                }
+                if (BackendException.errnoOf(ex) == BackendException.ENOTSUP && (flags & FLAG_FAST_ZERO) == 0) {
+                    return writeZeroes(offset, length, 0);   // no fallocate here: write them
+                }
+                return CompletableFuture.<Void>failedFuture(ex);
+            }).thenCompose(x -> x);
+            return (flags & FLAG_FUA) != 0 ? f.thenCompose(v -> uring.fdatasync()) : f;
+        }
+        return writeZeroes(offset, length, flags);
+    }
+
+    private CompletableFuture<Void> writeZeroes(long offset, long length, int flags) {
         if ((flags & FLAG_FAST_ZERO) != 0) {
             return CompletableFuture.failedFuture(new BackendException(BackendException.ENOTSUP, "no fast zero on a file"));
         }
@@ -290,6 +358,9 @@ public final class FileBackend implements BlockBackend {
 
     @Override
     public void close() throws IOException {
+        if (uring != null) {
+            uring.close();
+        }
         io.shutdown();
         try {
             if (!io.awaitTermination(30, TimeUnit.SECONDS)) {

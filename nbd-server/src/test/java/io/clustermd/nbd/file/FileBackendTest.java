@@ -128,6 +128,55 @@ class FileBackendTest {
     }
 
     @Test
+    void ioUring_readWriteFuaFlushFromAForeignThread_reachTheFile() throws Exception {
+        Path f = file(4 << 20);
+        io.netty.channel.EventLoopGroup g = io.clustermd.nbd.NbdServer.newEventLoopGroup(io.clustermd.nbd.NbdServer.Transport.IO_URING, 2);
+        try (FileBackend b = FileBackend.open(f, FileBackend.Options.DEFAULTS, g)) {
+            byte[] d = random(1 << 20, 7);
+            write(b, 1 << 20, d, BlockBackend.FLAG_FUA);
+            write(b, 4096, random(10, 8), 0); // unaligned: I/O threads, buffered descriptor
+            b.flush(0).get(30, TimeUnit.SECONDS);
+            assertThat(read(b, 1 << 20, d.length)).isEqualTo(d);
+            assertThat(Arrays.copyOfRange(Files.readAllBytes(f), 1 << 20, (1 << 20) + d.length)).isEqualTo(d);
+            assertThat(read(b, 4096, 10)).isEqualTo(random(10, 8));
+        } finally {
+            g.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    @Test
+    void ioUring_trimAndZero_useFallocateAndReadBackZeroes() throws Exception {
+        Path f = file(4 << 20);
+        io.netty.channel.EventLoopGroup g = io.clustermd.nbd.NbdServer.newEventLoopGroup(io.clustermd.nbd.NbdServer.Transport.IO_URING, 1);
+        try (FileBackend b = FileBackend.open(f, FileBackend.Options.DEFAULTS, g)) {
+            assertThat(b.canTrim()).isTrue();
+            assertThat(b.canFastZero()).isTrue();
+            byte[] d = random(1 << 20, 9);
+            write(b, 0, d, 0);
+            b.trim(0, 65536, 0).get(30, TimeUnit.SECONDS);
+            b.zero(65536, 65536, BlockBackend.FLAG_FAST_ZERO | BlockBackend.FLAG_FUA).get(30, TimeUnit.SECONDS);
+            b.zero(200_000, 1000, BlockBackend.FLAG_MAY_TRIM).get(30, TimeUnit.SECONDS);
+            byte[] want = d.clone();
+            Arrays.fill(want, 0, 131072, (byte) 0);
+            Arrays.fill(want, 200_000, 201_000, (byte) 0);
+            assertThat(read(b, 0, 1 << 20)).isEqualTo(want);
+        } finally {
+            g.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    @Test
+    void ioUring_onEpollLoops_isRefusedClearly() {
+        io.netty.channel.EventLoopGroup g = io.clustermd.nbd.NbdServer.newEventLoopGroup(io.clustermd.nbd.NbdServer.Transport.EPOLL, 1);
+        try {
+            assertThatThrownBy(() -> FileBackend.open(file(8192), FileBackend.Options.DEFAULTS, g))
+                    .hasMessageContaining("not io_uring loops");
+        } finally {
+            g.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    @Test
     void open_missingFile_saysHowToCreateIt() {
         assertThatThrownBy(() -> FileBackend.open(dir.resolve("nope.img"), FileBackend.Options.DEFAULTS))
                 .isInstanceOf(NoSuchFileException.class).hasMessageContaining("truncate -s");
