@@ -1,0 +1,41 @@
+package io.clustermd.md.array;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * md's {@code struct md_cluster_operations}: everything the array asks of the cluster. The
+ * single-node array uses {@link LocalClusterOperations}; the md-cluster protocol plugs in here
+ * without the array knowing which one runs.
+ */
+public interface ClusterOperations {
+
+    /** This node's bitmap slot ({@code slot_number}); 0 on a single node. */
+    int slot();
+
+    /**
+     * {@code area_resyncing(WRITE)}: completes when no other node suspends writes to the range
+     * (its resync window); immediately on a single node.
+     */
+    CompletableFuture<Void> awaitWritable(long offset, long length);
+
+    /** {@code area_resyncing(READ)}: true when reads of the range must go to the first in-sync member. */
+    boolean readFromFirstOnly(long offset, long length);
+
+    /** {@code metadata_update_start}: take the right to write superblocks (the token). */
+    CompletableFuture<Void> metadataUpdateStart();
+
+    /** {@code metadata_update_finish}: superblocks written; tell the other nodes. */
+    CompletableFuture<Void> metadataUpdateFinish();
+
+    /** {@code resync_start}: become the one node that resyncs (blocks until it is our turn). */
+    void resyncStart() throws InterruptedException;
+
+    /** {@code resync_info_update}: announce the window being resynced ({@code 0,0} ends it). */
+    void resyncInfoUpdate(long low, long high);
+
+    /** {@code resync_finish}. */
+    void resyncFinish();
+
+    /** {@code leave}. */
+    void leave();
+}

@@ -1,0 +1,903 @@
+package io.clustermd.md.array;
+
+import io.clustermd.md.MdFormatException;
+import io.clustermd.md.MdSuperblock;
+import io.clustermd.md.MdSuperblockCodec;
+import io.clustermd.md.Raid10Layout;
+import io.clustermd.md.io.MemberDevice;
+
+import java.nio.ByteBuffer;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+
+/**
+ * A running array: md's {@code struct mddev} with the raid1/raid10 request paths. Requests arrive
+ * from any thread and never block it: every step returns a future. State changes (member failure,
+ * add, remove) happen under this object's lock and are followed by a superblock update that is
+ * durable before the request that caused it completes.
+ *
+ * <p>Write path (md raid1_write_request): 1. wait while another node suspends the range;
+ * 2. wait while a resync window covers it; 3. record the range in the bitmap, durably, before any
+ * data is written; 4. write every copy in parallel; 5. members that failed are marked faulty and
+ * the superblocks saying so are written; 6. reply (success if every piece reached at least one
+ * member); 7. tell the bitmap the write ended.
+ */
+public final class MdArray implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(MdArray.class.getName());
+    /** md's max_corr_read_errors: corrected read errors tolerated before a member is failed. */
+    static final int MAX_CORRECTED_READ_ERRORS = 20;
+
+    private final String name;
+    private final MdSuperblock reference;          // guarded by this
+    private final Personality personality;
+    private final BitmapOps bitmap;
+    private final ClusterOperations cluster;
+    private final InstantSource clock;
+    private final List<ArrayMember> members = new ArrayList<>(); // guarded by this
+    private final ArrayMember[] slots;                           // guarded by this for writes; volatile-ish reads
+    private final long componentBytes;
+    private final long arrayBytes;
+    private final SyncBarrier barrier = new SyncBarrier();
+    private final AtomicLong inflight = new AtomicLong();
+    private final AtomicLong foregroundBytes = new AtomicLong();
+    private final SyncEngine sync;
+    private final ScheduledFuture<?> bitmapDaemon;
+    private CompletableFuture<Void> superblockChain = CompletableFuture.completedFuture(null); // guarded by this
+    private volatile boolean stopping;
+    private volatile boolean stopped;
+
+    /** Settings of a running array. */
+    public record Settings(String name, InstantSource clock, ScheduledExecutorService scheduler,
+                           ClusterOperations cluster, long speedLimitMinKiB, long speedLimitMaxKiB) {
+        public Settings {
+            Objects.requireNonNull(name);
+            Objects.requireNonNull(clock);
+            Objects.requireNonNull(scheduler);
+            Objects.requireNonNull(cluster);
+        }
+    }
+
+    private MdArray(AssemblyPlan plan, List<MemberDevice> devices, BitmapOps bitmap, Settings settings) {
+        this.name = settings.name();
+        this.reference = plan.reference().copy();
+        this.cluster = settings.cluster();
+        this.clock = settings.clock();
+        this.bitmap = bitmap;
+        this.componentBytes = reference.size() * 512;
+        this.personality = personalityOf(reference);
+        this.arrayBytes = personality.arrayBytes(componentBytes);
+        this.slots = new ArrayMember[reference.raidDisks()];
+        for (int i = 0; i < plan.members().size(); i++) {
+            AssemblyPlan.Planned p = plan.members().get(i);
+            ArrayMember m = new ArrayMember(devices.get(i), p.metadata().superblock(), p.state(), p.slot(),
+                    p.recoveryOffset());
+            members.add(m);
+            if (m.slot >= 0 && m.state != MemberState.FAULTY) {
+                slots[m.slot] = m;
+            }
+        }
+        this.sync = new SyncEngine(this, settings.speedLimitMinKiB(), settings.speedLimitMaxKiB());
+        long period = Math.max(1, bitmapDaemonSeconds());
+        this.bitmapDaemon = settings.scheduler().scheduleWithFixedDelay(this::bitmapDaemonPass, period, period,
+                TimeUnit.SECONDS);
+    }
+
+    /**
+     * Starts an array from an assembly plan and the opened member devices (same order as
+     * {@code plan.members()}). Marks the array active on disk, then starts resync/recovery if
+     * anything needs it.
+     */
+    public static MdArray start(AssemblyPlan plan, List<MemberDevice> devices, BitmapOps bitmap, Settings settings)
+            throws MdFormatException {
+        if (devices.size() != plan.members().size()) {
+            throw new IllegalArgumentException("one device per planned member");
+        }
+        MdSuperblock ref = plan.reference();
+        if (ref.level() == 10 && !Raid10Layout.isNear(ref.layout())) {
+            throw new MdFormatException("raid10 layout" + Raid10Layout.describe(ref.layout())
+                    + " is not supported (near layouts only)");
+        }
+        MdArray array = new MdArray(plan, devices, bitmap, settings);
+        array.planInitialSync();
+        array.markActive().join();
+        array.sync.start();
+        return array;
+    }
+
+    static Personality personalityOf(MdSuperblock sb) {
+        return sb.level() == 10
+                ? new Raid10Personality(sb.raidDisks(), Raid10Layout.nearCopies(sb.layout()), sb.chunkSize() * 512L)
+                : new Raid1Personality(sb.raidDisks());
+    }
+
+    // ------------------------------------------------------------------ geometry and identity
+
+    public String name() {
+        return name;
+    }
+
+    /** Size of the array in bytes. */
+    public long size() {
+        return arrayBytes;
+    }
+
+    long componentBytes() {
+        return componentBytes;
+    }
+
+    Personality personality() {
+        return personality;
+    }
+
+    BitmapOps bitmap() {
+        return bitmap;
+    }
+
+    ClusterOperations cluster() {
+        return cluster;
+    }
+
+    SyncBarrier barrier() {
+        return barrier;
+    }
+
+    InstantSource clock() {
+        return clock;
+    }
+
+    boolean stopping() {
+        return stopping;
+    }
+
+    /** Bytes of foreground I/O so far (the resync throttle watches it). */
+    long foregroundBytes() {
+        return foregroundBytes.get();
+    }
+
+    private long bitmapDaemonSeconds() {
+        return 5;
+    }
+
+    synchronized MdSuperblock referenceCopy() {
+        return reference.copy();
+    }
+
+    synchronized List<ArrayMember> membersSnapshot() {
+        return List.copyOf(members);
+    }
+
+    ArrayMember slotMember(int slot) {
+        synchronized (this) {
+            return slots[slot];
+        }
+    }
+
+    /** True when fewer than raid_disks members are in sync (md's degraded). */
+    public boolean degraded() {
+        synchronized (this) {
+            for (ArrayMember m : slots) {
+                if (m == null || m.state != MemberState.IN_SYNC) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    // ------------------------------------------------------------------ requests
+
+    /** Reads {@code dst.remaining()} bytes at {@code offset}; dst's position is not moved. */
+    public CompletableFuture<Void> read(ByteBuffer dst, long offset) {
+        long length = dst.remaining();
+        if (!inRange(offset, length)) {
+            return outOfRange("read", offset, length);
+        }
+        foregroundBytes.addAndGet(length);
+        List<Personality.Piece> pieces = personality.map(offset, length);
+        if (pieces.size() == 1) {
+            return tracked(readPiece(dst.duplicate(), pieces.get(0), new ArrayList<>(), null));
+        }
+        CompletableFuture<?>[] parts = new CompletableFuture<?>[pieces.size()];
+        for (int i = 0; i < parts.length; i++) {
+            Personality.Piece p = pieces.get(i);
+            parts[i] = readPiece(dst.slice(dst.position() + (int) (p.arrayOffset() - offset), (int) p.length()), p,
+                    new ArrayList<>(), null);
+        }
+        return tracked(CompletableFuture.allOf(parts));
+    }
+
+    /** Writes {@code src.remaining()} bytes at {@code offset}; {@code fua}: durable on completion. */
+    public CompletableFuture<Void> write(ByteBuffer src, long offset, boolean fua) {
+        long length = src.remaining();
+        if (!inRange(offset, length)) {
+            return outOfRange("write", offset, length);
+        }
+        foregroundBytes.addAndGet(length);
+        return tracked(guardedWrite(offset, length, pieces -> writeCopies(pieces, offset,
+                (m, piece, memberOffset) -> m.device.write(
+                        src.slice(src.position() + (int) (piece.arrayOffset() - offset), (int) piece.length()),
+                        memberOffset, fua))));
+    }
+
+    /** WRITE_ZEROES: the range reads as zeroes afterwards, on every member. */
+    public CompletableFuture<Void> writeZeroes(long offset, long length) {
+        if (!inRange(offset, length)) {
+            return outOfRange("write-zeroes", offset, length);
+        }
+        return tracked(guardedWrite(offset, length, pieces -> writeCopies(pieces, offset,
+                (m, piece, memberOffset) -> m.device.writeZeroes(memberOffset, piece.length()))));
+    }
+
+    /**
+     * TRIM: discards the range on every member. Members may read differently afterwards, so the
+     * range is zeroed rather than punched where a member cannot guarantee zeroes; here every
+     * member gets the same operation, so the copies stay identical.
+     */
+    public CompletableFuture<Void> trim(long offset, long length) {
+        if (!inRange(offset, length)) {
+            return outOfRange("trim", offset, length);
+        }
+        return tracked(guardedWrite(offset, length, pieces -> writeCopies(pieces, offset,
+                (m, piece, memberOffset) -> m.device.writeZeroes(memberOffset, piece.length()))));
+    }
+
+    /** FLUSH: fdatasync on every member that takes writes. */
+    public CompletableFuture<Void> flush() {
+        List<ArrayMember> targets = writableMembers();
+        List<CompletableFuture<Boolean>> results = new ArrayList<>();
+        for (ArrayMember m : targets) {
+            results.add(m.device.flush().handle((v, e) -> e == null));
+        }
+        return tracked(CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).thenCompose(v -> {
+            List<ArrayMember> failed = new ArrayList<>();
+            for (int i = 0; i < targets.size(); i++) {
+                if (!results.get(i).join()) {
+                    failed.add(targets.get(i));
+                }
+            }
+            if (failed.size() == targets.size()) {
+                return CompletableFuture.failedFuture(new ArrayIoException(
+                        "flush failed on every member " + names(failed), null));
+            }
+            return failed.isEmpty() ? CompletableFuture.completedFuture(null)
+                    : failMembers(failed, "flush failed");
+        }));
+    }
+
+    private boolean inRange(long offset, long length) {
+        return offset >= 0 && length >= 0 && offset <= arrayBytes - length;
+    }
+
+    /** A request outside the array never reaches a member (so it can never fail one). */
+    private CompletableFuture<Void> outOfRange(String op, long offset, long length) {
+        return CompletableFuture.failedFuture(new ArrayIoException(String.format(
+                "%s of %d bytes at %d is beyond the end of the array (%d bytes)", op, length, offset, arrayBytes),
+                null));
+    }
+
+    interface CopyOp {
+        CompletableFuture<Void> apply(ArrayMember member, Personality.Piece piece, long memberOffset);
+    }
+
+    /** Steps 1-3 and 7 of the write path around {@code body} (steps 4-6). */
+    private CompletableFuture<Void> guardedWrite(long offset, long length,
+                                                 Function<List<Personality.Piece>, CompletableFuture<Boolean>> body) {
+        if (stopping) {
+            return CompletableFuture.failedFuture(new ArrayIoException("the array is stopping", null));
+        }
+        return cluster.awaitWritable(offset, length)
+                .thenCompose(v -> barrier.enter(offset, length))
+                .thenCompose(token -> bitmap.startWrite(offset, length)
+                        .thenCompose(v -> body.apply(personality.map(offset, length)))
+                        .handle((allCopies, error) -> {
+                            bitmap.endWrite(offset, length, error == null && allCopies, degraded());
+                            barrier.exit(token);
+                            if (error != null) {
+                                throw error instanceof CompletionException ce ? ce : new CompletionException(error);
+                            }
+                            return (Void) null;
+                        }));
+    }
+
+    /**
+     * Steps 4-6: every copy of every piece in parallel; failed members are failed (superblocks
+     * written) before completion. Completes with true when every copy succeeded, fails when some
+     * piece reached no member.
+     */
+    private CompletableFuture<Boolean> writeCopies(List<Personality.Piece> pieces, long offset, CopyOp op) {
+        List<CompletableFuture<Boolean>> results = new ArrayList<>();
+        List<ArrayMember> targets = new ArrayList<>();
+        List<Integer> pieceOf = new ArrayList<>();
+        for (int p = 0; p < pieces.size(); p++) {
+            Personality.Piece piece = pieces.get(p);
+            for (Personality.Extent e : piece.copies()) {
+                ArrayMember m = slots[e.slot()];
+                if (m == null || !m.writable()) {
+                    continue;
+                }
+                m.pending.incrementAndGet();
+                results.add(op.apply(m, piece, m.dataOffsetBytes() + e.memberOffset()).handle((v, err) -> {
+                    m.pending.decrementAndGet();
+                    if (err != null) {
+                        LOG.log(System.Logger.Level.WARNING, "{0}: write failed: {1}", m.name(), rootMessage(err));
+                    }
+                    return err == null;
+                }));
+                targets.add(m);
+                pieceOf.add(p);
+            }
+        }
+        return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).thenCompose(v -> {
+            boolean[] pieceWritten = new boolean[pieces.size()];
+            List<ArrayMember> failed = new ArrayList<>();
+            for (int i = 0; i < results.size(); i++) {
+                if (results.get(i).join()) {
+                    pieceWritten[pieceOf.get(i)] = true;
+                } else if (!failed.contains(targets.get(i))) {
+                    failed.add(targets.get(i));
+                }
+            }
+            CompletableFuture<Void> failing = failed.isEmpty() ? CompletableFuture.completedFuture(null)
+                    : failMembers(failed, "write error");
+            return failing.thenApply(x -> {
+                for (boolean w : pieceWritten) {
+                    if (!w) {
+                        throw new CompletionException(new ArrayIoException(
+                                "write at array offset " + offset + " reached no member", null));
+                    }
+                }
+                return failed.isEmpty();
+            });
+        });
+    }
+
+    /** md read_balance + fix_read_error for one piece. */
+    private CompletableFuture<Void> readPiece(ByteBuffer dst, Personality.Piece piece, List<ArrayMember> tried,
+                                              ArrayMember failedBefore) {
+        ArrayMember m = chooseReader(piece, tried);
+        if (m == null) {
+            return CompletableFuture.failedFuture(new ArrayIoException("read of " + piece.length()
+                    + " bytes at array offset " + piece.arrayOffset() + " failed on every member " + names(tried),
+                    null));
+        }
+        long memberOffset = extentOf(piece, m).memberOffset();
+        m.pending.incrementAndGet();
+        return m.device.read(dst, m.dataOffsetBytes() + memberOffset).handle((v, err) -> {
+            m.pending.decrementAndGet();
+            return err;
+        }).thenCompose(err -> {
+            if (err == null) {
+                m.lastReadEnd = memberOffset + piece.length();
+                if (failedBefore != null) {
+                    return fixReadError(failedBefore, piece, dst);
+                }
+                return CompletableFuture.completedFuture(null);
+            }
+            LOG.log(System.Logger.Level.WARNING, "{0}: read failed, trying another member: {1}", m.name(),
+                    rootMessage(err));
+            tried.add(m);
+            return readPiece(dst, piece, tried, failedBefore == null ? m : failedBefore);
+        });
+    }
+
+    /** Rewrites good data onto the member whose read failed; fails it if that fails too (md fix_read_error). */
+    private CompletableFuture<Void> fixReadError(ArrayMember bad, Personality.Piece piece, ByteBuffer good) {
+        Personality.Extent e = extentOf(piece, bad);
+        if (e == null || !bad.writable()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        int errors = bad.readErrors.incrementAndGet();
+        if (errors > MAX_CORRECTED_READ_ERRORS) {
+            return failMembers(List.of(bad), "too many read errors (" + errors + ")");
+        }
+        return bad.device.write(good.duplicate(), bad.dataOffsetBytes() + e.memberOffset(), true)
+                .handle((v, err) -> err)
+                .thenCompose(err -> err == null ? CompletableFuture.<Void>completedFuture(null)
+                        : failMembers(List.of(bad), "rewrite after read error failed"));
+    }
+
+    private ArrayMember chooseReader(Personality.Piece piece, List<ArrayMember> tried) {
+        boolean firstOnly = cluster.readFromFirstOnly(piece.arrayOffset(), piece.length())
+                || rangeNeedsSync(piece.arrayOffset(), piece.length());
+        ArrayMember best = null;
+        for (Personality.Extent e : piece.copies()) {
+            ArrayMember m = slots[e.slot()];
+            if (m == null || tried.contains(m) || !m.readable(e.memberOffset(), piece.length())) {
+                continue;
+            }
+            if (firstOnly) {
+                return m;
+            }
+            if (m.lastReadEnd == e.memberOffset()) {
+                return m; // sequential affinity
+            }
+            if (best == null || m.pending.get() < best.pending.get()) {
+                best = m;
+            }
+        }
+        return best;
+    }
+
+    private boolean rangeNeedsSync(long offset, long length) {
+        long cb = bitmap.chunkBytes();
+        for (long c = offset / cb; c <= (offset + length - 1) / cb; c++) {
+            if (bitmap.needsSync(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static Personality.Extent extentOf(Personality.Piece piece, ArrayMember m) {
+        for (Personality.Extent e : piece.copies()) {
+            if (e.slot() == m.slot) {
+                return e;
+            }
+        }
+        return null;
+    }
+
+    private List<ArrayMember> writableMembers() {
+        List<ArrayMember> out = new ArrayList<>();
+        synchronized (this) {
+            for (ArrayMember m : slots) {
+                if (m != null && m.writable()) {
+                    out.add(m);
+                }
+            }
+        }
+        return out;
+    }
+
+    private <T> CompletableFuture<T> tracked(CompletableFuture<T> f) {
+        inflight.incrementAndGet();
+        return f.whenComplete((v, e) -> inflight.decrementAndGet());
+    }
+
+    // ------------------------------------------------------------------ member state changes
+
+    /**
+     * md's {@code md_error}: members become Faulty and the superblocks saying so are written. The
+     * last in-sync member is never failed (md raid1_error keeps it; the request then fails instead).
+     */
+    CompletableFuture<Void> failMembers(List<ArrayMember> failed, String reason) {
+        boolean changed = false;
+        synchronized (this) {
+            for (ArrayMember m : failed) {
+                if (m.state == MemberState.FAULTY) {
+                    continue;
+                }
+                if (m.state == MemberState.IN_SYNC && inSyncCount() <= 1) {
+                    LOG.log(System.Logger.Level.ERROR, "{0}: {1}, but it is the last in-sync member: kept",
+                            m.name(), reason);
+                    continue;
+                }
+                LOG.log(System.Logger.Level.ERROR, "{0}: {1}: member marked faulty, array continues degraded",
+                        m.name(), reason);
+                m.state = MemberState.FAULTY;
+                if (m.slot >= 0 && slots[m.slot] == m) {
+                    slots[m.slot] = null;
+                }
+                changed = true;
+            }
+        }
+        sync.memberFailed();
+        return changed ? updateSuperblocks() : CompletableFuture.completedFuture(null);
+    }
+
+    private int inSyncCount() {
+        int n = 0;
+        for (ArrayMember m : slots) {
+            if (m != null && m.state == MemberState.IN_SYNC) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** A rebuilt member is now in sync (md spare_active). */
+    CompletableFuture<Void> recoveryFinished(ArrayMember m) {
+        synchronized (this) {
+            if (m.state != MemberState.REBUILDING) {
+                return CompletableFuture.completedFuture(null);
+            }
+            m.state = MemberState.IN_SYNC;
+            m.recoveryOffset = componentBytes;
+            m.bitmapRecovery = false;
+            LOG.log(System.Logger.Level.INFO, "{0}: recovery complete, member in sync in slot {1}", m.name(), m.slot);
+        }
+        return updateSuperblocks();
+    }
+
+    /** Adds an opened device as a new member: a spare, rebuilt at once into a free slot (md hot_add_disk). */
+    public CompletableFuture<Void> addMember(MemberDevice device, MdSuperblock existing, boolean reAdd)
+            throws MdFormatException {
+        ArrayMember added;
+        synchronized (this) {
+            for (ArrayMember m : members) {
+                if (m.name().equals(device.name())) {
+                    throw new MdFormatException(device.name() + " is already a member (" + m.state + ")");
+                }
+            }
+            long needed = reference.dataOffset() * 512 + componentBytes;
+            if (device.sizeBytes() < needed) {
+                throw new MdFormatException(String.format("%s is too small: %d bytes, the array needs %d"
+                        + " (data offset %d sectors + %d bytes of data)", device.name(), device.sizeBytes(), needed,
+                        reference.dataOffset(), componentBytes));
+            }
+            int freeSlot = -1;
+            for (int s = 0; s < slots.length; s++) {
+                if (slots[s] == null) {
+                    freeSlot = s;
+                    break;
+                }
+            }
+            MdSuperblock sb = reference.copy();
+            int devNumber;
+            byte[] uuid;
+            boolean bitmapOnly = false;
+            if (reAdd) {
+                devNumber = existing.devNumber();
+                uuid = existing.deviceUuid();
+                int wanted = devNumber < reference.maxDev() ? reference.devRole(devNumber) : MdSuperblock.ROLE_SPARE;
+                if (wanted < slots.length && slots[wanted] == null) {
+                    freeSlot = wanted;
+                }
+                // md super_1_validate: bitmap-based recovery when the member is not older than what
+                // the bitmap has kept dirty since it left.
+                bitmapOnly = existing.events() >= bitmap.eventsCleared();
+            } else {
+                devNumber = nextDevNumber();
+                uuid = new byte[16];
+                new java.security.SecureRandom().nextBytes(uuid);
+            }
+            sb.devNumber(devNumber).deviceUuid(uuid).dataSize(device.sizeBytes() / 512 - reference.dataOffset());
+            MemberState state = freeSlot >= 0 ? MemberState.REBUILDING : MemberState.SPARE;
+            added = new ArrayMember(device, sb, state, freeSlot, 0);
+            added.bitmapRecovery = bitmapOnly && state == MemberState.REBUILDING;
+            members.removeIf(m -> m.devNumber == devNumber && m.state == MemberState.FAULTY);
+            members.add(added);
+            if (freeSlot >= 0) {
+                slots[freeSlot] = added;
+            }
+            LOG.log(System.Logger.Level.INFO, "{0}: added as {1}{2}", device.name(),
+                    state == MemberState.SPARE ? "spare" : "slot " + freeSlot,
+                    added.bitmapRecovery ? " (bitmap-based recovery)" : state == MemberState.REBUILDING
+                            ? " (full recovery)" : "");
+        }
+        // The new member needs a valid bitmap area before it takes writes: copy it from an in-sync member.
+        return copyBitmapArea(added).thenCompose(v -> updateSuperblocks()).thenRun(() -> {
+            if (added.state == MemberState.REBUILDING) {
+                sync.recoveryNeeded();
+            }
+        });
+    }
+
+    private int nextDevNumber() {
+        int max = -1;
+        for (ArrayMember m : members) {
+            max = Math.max(max, m.devNumber);
+        }
+        for (int i = 0; i < reference.maxDev(); i++) {
+            int role = reference.devRole(i);
+            if (role != MdSuperblock.ROLE_SPARE) {
+                max = Math.max(max, i);
+            }
+        }
+        return max + 1;
+    }
+
+    private CompletableFuture<Void> copyBitmapArea(ArrayMember target) {
+        if (!reference.hasFeature(MdSuperblock.FEATURE_BITMAP_OFFSET)) {
+            return CompletableFuture.completedFuture(null);
+        }
+        ArrayMember source = firstInSync();
+        long from = (reference.superOffset() + reference.bitmapOffset()) * 512;
+        long bytes = reference.dataOffset() * 512 - from;
+        ByteBuffer buf = source.device.allocate((int) bytes);
+        return source.device.read(buf, from).thenCompose(v -> target.device.write(buf, from, true));
+    }
+
+    ArrayMember firstInSync() {
+        synchronized (this) {
+            for (ArrayMember m : slots) {
+                if (m != null && m.state == MemberState.IN_SYNC) {
+                    return m;
+                }
+            }
+        }
+        throw new IllegalStateException("no in-sync member");
+    }
+
+    /** Marks a member faulty on request (clusterctl fail). */
+    public CompletableFuture<Void> failMember(String device) throws MdFormatException {
+        ArrayMember m = find(device);
+        synchronized (this) {
+            if (m.state == MemberState.FAULTY) {
+                throw new MdFormatException(device + " is already faulty");
+            }
+            if (m.state == MemberState.IN_SYNC && inSyncCount() <= 1) {
+                throw new MdFormatException(device + " is the last in-sync member: failing it would stop the array");
+            }
+        }
+        return failMembers(List.of(m), "failed by the administrator");
+    }
+
+    /** Removes a faulty or spare member (clusterctl remove). */
+    public CompletableFuture<Void> removeMember(String device) throws MdFormatException {
+        ArrayMember m = find(device);
+        synchronized (this) {
+            if (m.state != MemberState.FAULTY && m.state != MemberState.SPARE) {
+                throw new MdFormatException(device + " is " + m.state.name().toLowerCase().replace('_', ' ')
+                        + ": only faulty or spare members can be removed (fail it first)");
+            }
+            members.remove(m);
+        }
+        try {
+            m.device.close();
+        } catch (Exception e) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: close failed: {1}", device, e.getMessage());
+        }
+        return updateSuperblocks();
+    }
+
+    private ArrayMember find(String device) throws MdFormatException {
+        synchronized (this) {
+            for (ArrayMember m : members) {
+                if (m.name().equals(device)) {
+                    return m;
+                }
+            }
+        }
+        throw new MdFormatException(device + " is not a member of array " + name + " (see 'clusterctl status')");
+    }
+
+    /** Starts a check (count mismatches) or a repair (fix them), md's sync_action check/repair. */
+    public void requestCheck(boolean repair) throws MdFormatException {
+        sync.requestCheck(repair);
+    }
+
+    public SyncEngine.Progress syncProgress() {
+        return sync.progress();
+    }
+
+    public long mismatches() {
+        return sync.mismatches();
+    }
+
+    /** Check/repair passes completed so far (lets a caller wait for the one it started). */
+    public long checksCompleted() {
+        return sync.checksCompleted();
+    }
+
+    // ------------------------------------------------------------------ superblocks
+
+    /** At start: the array is in use (resync_offset 0 = "active"), and events move on. */
+    private CompletableFuture<Void> markActive() {
+        synchronized (this) {
+            if (reference.resyncOffset() == MdSuperblock.MAX_SECTOR) {
+                reference.resyncOffset(0);
+            }
+        }
+        return updateSuperblocks();
+    }
+
+    private void planInitialSync() {
+        MdSuperblock ref = referenceCopy();
+        if (bitmap.pages() == 0 && ref.resyncOffset() != MdSuperblock.MAX_SECTOR) {
+            // Without a bitmap an unclean stop means everything from the checkpoint is suspect.
+            long from = Math.min(ref.resyncOffset() * 512, arrayBytes) / bitmap.chunkBytes();
+            bitmap.setNeeded(from, bitmap.chunks());
+        }
+    }
+
+    /**
+     * md_update_sb: events+1, roles from member states, written with FUA to every member that is
+     * not faulty, one update at a time. Members whose superblock write fails are failed in turn.
+     */
+    CompletableFuture<Void> updateSuperblocks() {
+        CompletableFuture<Void> next;
+        synchronized (this) {
+            next = superblockChain.handle((v, e) -> null)
+                    .thenCompose(v -> cluster.metadataUpdateStart())
+                    .thenCompose(v -> writeSuperblocks())
+                    .thenCompose(v -> cluster.metadataUpdateFinish());
+            superblockChain = next;
+        }
+        return next;
+    }
+
+    private CompletableFuture<Void> writeSuperblocks() {
+        List<ArrayMember> targets = new ArrayList<>();
+        List<byte[]> images = new ArrayList<>();
+        synchronized (this) {
+            reference.events(reference.events() + 1).utime(clock.instant().getEpochSecond());
+            int maxDev = reference.maxDev();
+            for (ArrayMember m : members) {
+                maxDev = Math.max(maxDev, m.devNumber + 1);
+            }
+            int[] roles = Arrays.copyOf(reference.devRoles(), maxDev);
+            for (int i = reference.maxDev(); i < maxDev; i++) {
+                roles[i] = MdSuperblock.ROLE_SPARE;
+            }
+            for (int i = 0; i < roles.length; i++) {
+                if (roles[i] < MdSuperblock.ROLE_MAX) {
+                    roles[i] = MdSuperblock.ROLE_FAULTY; // re-derived below for members we know
+                }
+            }
+            for (ArrayMember m : members) {
+                roles[m.devNumber] = switch (m.state) {
+                    case IN_SYNC, REBUILDING -> m.slot;
+                    case SPARE -> MdSuperblock.ROLE_SPARE;
+                    case FAULTY -> MdSuperblock.ROLE_FAULTY;
+                };
+            }
+            reference.devRoles(roles);
+            bitmap.setEvents(reference.events());
+            for (ArrayMember m : members) {
+                if (m.state == MemberState.FAULTY) {
+                    continue;
+                }
+                MdSuperblock sb = reference.copy().devNumber(m.devNumber).deviceUuid(m.deviceUuid)
+                        .dataOffset(m.dataOffsetSectors).dataSize(m.dataSizeSectors);
+                if (m.state == MemberState.REBUILDING) {
+                    sb.featureMap(sb.featureMap() | MdSuperblock.FEATURE_RECOVERY_OFFSET)
+                            .recoveryOffset(m.bitmapRecovery ? 0 : m.recoveryOffset / 512);
+                } else {
+                    sb.featureMap(sb.featureMap() & ~MdSuperblock.FEATURE_RECOVERY_OFFSET).recoveryOffset(0);
+                }
+                targets.add(m);
+                images.add(MdSuperblockCodec.encode(sb));
+            }
+        }
+        List<CompletableFuture<Boolean>> results = new ArrayList<>();
+        for (int i = 0; i < targets.size(); i++) {
+            ArrayMember m = targets.get(i);
+            ByteBuffer padded = padToBlock(m, images.get(i));
+            results.add(m.device.write(padded, MdSuperblock.SUPER_OFFSET_1_2 * 512, true).handle((v, e) -> e == null));
+        }
+        return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).thenCompose(v -> {
+            List<ArrayMember> failed = new ArrayList<>();
+            for (int i = 0; i < targets.size(); i++) {
+                if (!results.get(i).join()) {
+                    failed.add(targets.get(i));
+                }
+            }
+            if (failed.isEmpty()) {
+                return CompletableFuture.completedFuture(null);
+            }
+            if (failed.size() == targets.size()) {
+                return CompletableFuture.failedFuture(new ArrayIoException(
+                        "superblock update failed on every member " + names(failed), null));
+            }
+            return failMembers(failed, "superblock write failed");
+        });
+    }
+
+    /** The superblock image padded to the device's alignment with what follows it on disk preserved as zero. */
+    private static ByteBuffer padToBlock(ArrayMember m, byte[] image) {
+        int align = Math.max(512, m.device.alignment());
+        int len = (image.length + align - 1) / align * align;
+        ByteBuffer buf = m.device.allocate(len);
+        buf.put(image);
+        buf.position(0).limit(len);
+        return buf;
+    }
+
+    private void bitmapDaemonPass() {
+        if (stopped) {
+            return;
+        }
+        try {
+            bitmap.daemonPass(degraded());
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "bitmap daemon pass failed", e);
+        }
+    }
+
+    // ------------------------------------------------------------------ status and stop
+
+    /** A consistent view for status and detail. */
+    public record Snapshot(String name, MdSuperblock reference, List<MemberView> members, boolean degraded,
+                           long arrayBytes, long componentBytes, SyncEngine.Progress sync, long mismatches,
+                           long bitmapPages, long bitmapChunkBytes, long dirtyChunks) {
+    }
+
+    /** One member in a snapshot. */
+    public record MemberView(String device, int devNumber, int slot, MemberState state, long recoveryOffset,
+                             byte[] deviceUuid) {
+    }
+
+    public Snapshot snapshot() {
+        synchronized (this) {
+            List<MemberView> views = new ArrayList<>();
+            for (ArrayMember m : members) {
+                views.add(new MemberView(m.name(), m.devNumber, m.slot, m.state, m.recoveryOffset, m.deviceUuid));
+            }
+            return new Snapshot(name, reference.copy(), Collections.unmodifiableList(views), degraded(), arrayBytes,
+                    componentBytes, sync.progress(), sync.mismatches(), bitmap.pages(), bitmap.bitmapChunkBytes(),
+                    bitmap.dirtyChunks());
+        }
+    }
+
+    /**
+     * Clean stop: refuse new requests, let running ones finish, stop the sync thread at a
+     * checkpoint, flush the bitmap, and write superblocks that say clean when nothing is left to
+     * sync (md do_md_stop).
+     */
+    public void stop() {
+        if (stopped) {
+            return;
+        }
+        stopping = true;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (inflight.get() > 0 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        sync.stop();
+        bitmapDaemon.cancel(false);
+        try {
+            bitmap.flushAll().join();
+            synchronized (this) {
+                if (bitmap.dirtyChunks() == 0 && !degraded() && sync.nothingPending()) {
+                    reference.resyncOffset(MdSuperblock.MAX_SECTOR);
+                } else if (bitmap.pages() == 0) {
+                    reference.resyncOffset(Math.min(reference.resyncOffset(), sync.checkpointSectors()));
+                }
+            }
+            updateSuperblocks().join();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "final superblock update failed: " + rootMessage(e));
+        }
+        cluster.leave();
+        stopped = true;
+        for (ArrayMember m : membersSnapshot()) {
+            try {
+                m.device.close();
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "{0}: close failed: {1}", m.name(), e.getMessage());
+            }
+        }
+    }
+
+    /** Sets the resync checkpoint in the superblock (no-bitmap arrays). */
+    synchronized void checkpointResync(long sectors) {
+        reference.resyncOffset(sectors);
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+
+    static String rootMessage(Throwable t) {
+        Throwable c = t;
+        while ((c instanceof CompletionException || c instanceof java.util.concurrent.ExecutionException)
+                && c.getCause() != null) {
+            c = c.getCause();
+        }
+        return c.getMessage() == null ? c.toString() : c.getMessage();
+    }
+
+    private static String names(List<ArrayMember> ms) {
+        return ms.stream().map(ArrayMember::name).toList().toString();
+    }
+}

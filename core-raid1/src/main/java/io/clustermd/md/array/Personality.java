@@ -1,0 +1,33 @@
+package io.clustermd.md.array;
+
+import java.util.List;
+
+/**
+ * How array addresses map onto members: md's {@code struct md_personality} reduced to the address
+ * arithmetic (raid1.c, raid10.c). Implementations are pure and thread-safe.
+ */
+public interface Personality {
+
+    /** md level number: 1 or 10. */
+    int level();
+
+    /** Array size in bytes for members of {@code componentBytes} each. */
+    long arrayBytes(long componentBytes);
+
+    /** Bytes of the bitmap's sync space (raid1: component, raid10: array). */
+    long syncBytes(long componentBytes);
+
+    /**
+     * Splits the array range {@code [offset, offset+length)} into pieces that each map to one set
+     * of copies: for every piece, one {@link Extent} per copy, in preference order.
+     */
+    List<Piece> map(long offset, long length);
+
+    /** One contiguous array range and where its copies live. */
+    record Piece(long arrayOffset, long length, List<Extent> copies) {
+    }
+
+    /** One copy of a piece: the member slot (raid disk) and the byte offset in that member's data area. */
+    record Extent(int slot, long memberOffset) {
+    }
+}

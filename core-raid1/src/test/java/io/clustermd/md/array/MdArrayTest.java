@@ -1,0 +1,285 @@
+package io.clustermd.md.array;
+
+import io.clustermd.md.ArrayCreator;
+import io.clustermd.md.BitmapKind;
+import io.clustermd.md.CreateOptions;
+import io.clustermd.md.MdSuperblock;
+import io.clustermd.md.MemberFiles;
+import io.clustermd.md.MemberMetadata;
+import io.clustermd.md.MemberMetadataReader;
+import io.clustermd.md.Raid10Layout;
+import io.clustermd.md.io.FaultInjectingMemberDevice;
+import io.clustermd.md.io.FaultPlan;
+import io.clustermd.md.io.MemberDevice;
+import io.clustermd.md.io.MemberDevices;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The array engine on real files with O_DIRECT (no bitmap here; the bitmap has its own tests):
+ * mirrored data, member failure, read-error recovery, check/repair, add and recovery, unclean
+ * restart with resync.
+ */
+class MdArrayTest {
+
+    static final long MIB = 1L << 20;
+
+    @TempDir
+    Path dir;
+
+    private final ExecutorService io = Executors.newFixedThreadPool(8);
+    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
+    private final List<MdArray> arrays = new ArrayList<>();
+
+    @AfterEach
+    void tearDown() {
+        arrays.forEach(MdArray::stop);
+        io.shutdownNow();
+        scheduler.shutdownNow();
+    }
+
+    private List<Path> create(int level, int devices, long size, boolean clean) throws Exception {
+        List<Path> paths = MemberFiles.sparse(dir, "m", devices, size);
+        new ArrayCreator(InstantSource.fixed(Instant.EPOCH), new Random(7)).create(new CreateOptions(level,
+                level == 10 ? Raid10Layout.parse("n2") : 0, level == 10 ? 64 : 0, devices, BitmapKind.NONE, 0, null,
+                "t", "h", 0, 0, 0, 5, clean, false, paths));
+        return paths;
+    }
+
+    private MdArray start(List<Path> paths, List<FaultInjectingMemberDevice> faults) throws Exception {
+        List<MemberMetadata> metadata = new ArrayList<>();
+        for (Path p : paths) {
+            metadata.add(MemberMetadataReader.read(p));
+        }
+        AssemblyPlan plan = ArrayAssembler.plan(metadata);
+        List<MemberDevice> devices = new ArrayList<>();
+        for (AssemblyPlan.Planned p : plan.members()) {
+            MemberDevice d = MemberDevices.open(Path.of(p.metadata().device()), true, io);
+            if (faults != null) {
+                FaultInjectingMemberDevice f = new FaultInjectingMemberDevice(d, io);
+                faults.add(f);
+                d = f;
+            }
+            devices.add(d);
+        }
+        long componentBytes = plan.reference().size() * 512;
+        MdArray array = MdArray.start(plan, devices,
+                new NoBitmapOps(MdArray.personalityOf(plan.reference()).syncBytes(componentBytes)),
+                new MdArray.Settings("t", InstantSource.system(), scheduler, new LocalClusterOperations(), 100_000,
+                        1_000_000));
+        arrays.add(array);
+        return array;
+    }
+
+    private static ByteBuffer pattern(int bytes, long seed) {
+        ByteBuffer b = ByteBuffer.allocateDirect(bytes);
+        Random r = new Random(seed);
+        byte[] data = new byte[bytes];
+        r.nextBytes(data);
+        return b.put(data).flip();
+    }
+
+    private static void awaitIdle(MdArray array) {
+        await().atMost(60, TimeUnit.SECONDS).until(() -> array.syncProgress().action() == SyncEngine.Action.IDLE
+                && array.snapshot().members().stream().noneMatch(m -> m.state() == MemberState.REBUILDING));
+    }
+
+    private static long check(MdArray array) throws Exception {
+        return runCheck(array, false);
+    }
+
+    private static long runCheck(MdArray array, boolean repair) throws Exception {
+        awaitIdle(array);
+        long before = array.checksCompleted();
+        array.requestCheck(repair);
+        await().atMost(60, TimeUnit.SECONDS).until(() -> array.checksCompleted() > before);
+        awaitIdle(array);
+        return array.mismatches();
+    }
+
+    private static byte[] memberData(Path member, long dataOffsetBytes, long offset, int length) throws Exception {
+        try (FileChannel ch = FileChannel.open(member, StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.allocate(length);
+            ch.read(b, dataOffsetBytes + offset);
+            return b.array();
+        }
+    }
+
+    @Test
+    void raid1_writesReachEveryMember_andReadBack() throws Exception {
+        List<Path> paths = create(1, 2, 32 * MIB, true);
+        MdArray array = start(paths, null);
+        List<CompletableFuture<Void>> writes = new ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+            writes.add(array.write(pattern(65536, i), i * 65536L * 3 % array.size(), false));
+        }
+        CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).join();
+        array.flush().join();
+
+        for (int i = 0; i < 64; i++) {
+            long off = i * 65536L * 3 % array.size();
+            ByteBuffer back = ByteBuffer.allocateDirect(65536);
+            array.read(back, off).join();
+            assertThat(back).isEqualTo(pattern(65536, i));
+            long dataOffset = MemberMetadataReader.read(paths.get(0)).superblock().dataOffset() * 512;
+            assertThat(memberData(paths.get(1), dataOffset, off, 65536))
+                    .isEqualTo(memberData(paths.get(0), dataOffset, off, 65536));
+        }
+        assertThat(check(array)).isZero();
+    }
+
+    @Test
+    void raid10_threeMembers_dataRoundTripsAndChecksClean() throws Exception {
+        List<Path> paths = create(10, 3, 32 * MIB, false);
+        MdArray array = start(paths, null);
+        awaitIdle(array); // initial resync of a new array
+        Random r = new Random(3);
+        for (int i = 0; i < 50; i++) {
+            long off = (r.nextLong(array.size() / 4096 - 64)) * 4096;
+            int len = (1 + r.nextInt(64)) * 4096;
+            array.write(pattern(len, i), off, i % 5 == 0).join();
+            ByteBuffer back = ByteBuffer.allocateDirect(len);
+            array.read(back, off).join();
+            assertThat(back).isEqualTo(pattern(len, i));
+        }
+        assertThat(check(array)).isZero();
+    }
+
+    @Test
+    void write_memberFails_markedFaultyBeforeAck_andDataSurvives() throws Exception {
+        List<Path> paths = create(1, 2, 16 * MIB, true);
+        List<FaultInjectingMemberDevice> faults = new ArrayList<>();
+        MdArray array = start(paths, faults);
+        long eventsBefore = MemberMetadataReader.read(paths.get(0)).superblock().events();
+
+        faults.get(1).setPlan(FaultPlan.failWrites());
+        array.write(pattern(8192, 1), 4096, false).join();
+
+        // When the write is acknowledged, the survivor's superblock already records the failure.
+        MdSuperblock survivor = MemberMetadataReader.read(paths.get(0)).superblock();
+        assertThat(survivor.devRole(1)).isEqualTo(MdSuperblock.ROLE_FAULTY);
+        assertThat(survivor.events()).isGreaterThan(eventsBefore);
+        assertThat(array.degraded()).isTrue();
+        ByteBuffer back = ByteBuffer.allocateDirect(8192);
+        array.read(back, 4096).join();
+        assertThat(back).isEqualTo(pattern(8192, 1));
+    }
+
+    @Test
+    void write_everyMemberFails_reportsErrorButKeepsTheLastMember() throws Exception {
+        List<Path> paths = create(1, 2, 16 * MIB, true);
+        List<FaultInjectingMemberDevice> faults = new ArrayList<>();
+        MdArray array = start(paths, faults);
+        faults.forEach(f -> f.setPlan(FaultPlan.failWrites()));
+
+        assertThatThrownBy(() -> array.write(pattern(4096, 1), 0, false).join())
+                .hasCauseInstanceOf(ArrayIoException.class);
+        assertThat(array.snapshot().members()).filteredOn(m -> m.state() == MemberState.IN_SYNC).hasSize(1);
+    }
+
+    @Test
+    void read_errorOnOneMember_retriedElsewhereAndRewritten() throws Exception {
+        List<Path> paths = create(1, 2, 16 * MIB, true);
+        List<FaultInjectingMemberDevice> faults = new ArrayList<>();
+        MdArray array = start(paths, faults);
+        array.write(pattern(4096, 9), 0, true).join();
+
+        faults.get(0).setPlan(FaultPlan.failReads());
+        faults.get(1).setPlan(FaultPlan.failReads());
+        faults.get(1).setPlan(FaultPlan.healthy());
+        for (int i = 0; i < 4; i++) { // whichever member the balancer picks, every read succeeds
+            ByteBuffer back = ByteBuffer.allocateDirect(4096);
+            array.read(back, 0).join();
+            assertThat(back).isEqualTo(pattern(4096, 9));
+        }
+        assertThat(array.degraded()).isFalse();
+    }
+
+    @Test
+    void check_countsMismatches_andRepairFixesThem() throws Exception {
+        List<Path> paths = create(1, 2, 16 * MIB, true);
+        MdArray array = start(paths, null);
+        array.write(pattern(16384, 5), 65536, true).join();
+        long dataOffset = MemberMetadataReader.read(paths.get(1)).superblock().dataOffset() * 512;
+        try (FileChannel ch = FileChannel.open(paths.get(1), StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(new byte[] {1, 2, 3}), dataOffset + 65536 + 5000);
+        }
+
+        assertThat(check(array)).isEqualTo(8); // one 4 KiB block = 8 sectors
+        assertThat(runCheck(array, true)).isEqualTo(8);
+        assertThat(check(array)).isZero();
+    }
+
+    @Test
+    void add_afterFailAndRemove_recoversTheNewMemberFully() throws Exception {
+        List<Path> paths = create(1, 2, 16 * MIB, true);
+        MdArray array = start(paths, null);
+        for (int i = 0; i < 14; i++) {
+            array.write(pattern(65536, 100 + i), i * MIB, false).join();
+        }
+        assertThatThrownBy(() -> array.write(pattern(65536, 1), array.size() - 4096, false).join())
+                .hasMessageContaining("beyond the end");
+        assertThat(array.degraded()).isFalse();
+        array.failMember(paths.get(1).toString()).join();
+        array.removeMember(paths.get(1).toString()).join();
+        Path fresh = MemberFiles.sparse(dir, "new", 1, 16 * MIB).get(0);
+
+        array.addMember(MemberDevices.open(fresh, true, io), null, false).join();
+        awaitIdle(array);
+
+        assertThat(array.degraded()).isFalse();
+        assertThat(check(array)).isZero();
+        MemberMetadata added = MemberMetadataReader.read(fresh);
+        assertThat(added.valid()).as(added.firstProblem()).isTrue();
+        assertThat(added.superblock().devRole(added.superblock().devNumber())).isEqualTo(1);
+        long dataOffset = added.superblock().dataOffset() * 512;
+        assertThat(memberData(fresh, dataOffset, 3 * MIB, 65536)).isEqualTo(memberData(paths.get(0), dataOffset,
+                3 * MIB, 65536));
+    }
+
+    @Test
+    void uncleanStop_withoutBitmap_resyncsEverythingAndMembersAgree() throws Exception {
+        List<Path> paths = create(1, 2, 16 * MIB, true);
+        List<FaultInjectingMemberDevice> faults = new ArrayList<>();
+        MdArray array = start(paths, faults);
+        array.write(pattern(65536, 1), 0, true).join();
+        // A "crash": member 1 misses a write, and the process never stops the array cleanly.
+        faults.get(1).setPlan(FaultPlan.gone());
+        arrays.remove(array);
+        faults.forEach(FaultInjectingMemberDevice::close);
+        long dataOffset = MemberMetadataReader.read(paths.get(0)).superblock().dataOffset() * 512;
+        try (FileChannel ch = FileChannel.open(paths.get(0), StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(new byte[4096]), dataOffset + 8 * MIB);
+        }
+        assertThat(MemberMetadataReader.read(paths.get(0)).superblock().resyncOffset())
+                .isNotEqualTo(MdSuperblock.MAX_SECTOR);
+
+        MdArray again = start(paths, null);
+        awaitIdle(again);
+        assertThat(check(again)).isZero();
+        again.stop();
+        arrays.remove(again);
+        assertThat(MemberMetadataReader.read(paths.get(1)).superblock().resyncOffset())
+                .isEqualTo(MdSuperblock.MAX_SECTOR);
+    }
+}
