@@ -12,6 +12,11 @@ import java.io.PrintWriter;
 @Command(name = "clusterctl", mixinStandardHelpOptions = true, versionProvider = ClusterCtl.Version.class,
         description = "Administer clustermd arrays (md-compatible RAID1/RAID10 on shared disks).",
         subcommands = {CreateCommand.class, ExamineCommand.class, ExamineBitmapCommand.class,
+                io.clustermd.cmd.online.StatusCommand.class, io.clustermd.cmd.online.DetailCommand.class,
+                io.clustermd.cmd.online.MemberCommands.Fail.class, io.clustermd.cmd.online.MemberCommands.Remove.class,
+                io.clustermd.cmd.online.MemberCommands.Add.class, io.clustermd.cmd.online.MemberCommands.ReAdd.class,
+                io.clustermd.cmd.online.ArrayCommands.Check.class, io.clustermd.cmd.online.ArrayCommands.Repair.class,
+                io.clustermd.cmd.online.ArrayCommands.Stop.class,
                 CommandLine.HelpCommand.class})
 public final class ClusterCtl implements Runnable {
 

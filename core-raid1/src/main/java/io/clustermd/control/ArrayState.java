@@ -33,7 +33,8 @@ public enum ArrayState {
 
     /**
      * The state words mdadm would print: clean or active, ", degraded" when a slot has no in-sync
-     * member, ", FAILED" when none has, then the sync action. A repair shows as "resyncing" because
+     * member, ", FAILED" when none has, then the sync action, running or waiting (PENDING, DELAYED,
+     * REMOTE). A repair shows as "resyncing" because
      * md sets MD_RECOVERY_SYNC without MD_RECOVERY_CHECK for it, which is what mdadm reads.
      */
     public static List<ArrayState> derive(boolean clean, int raidDisks, List<MemberStatus> members, SyncStatus sync) {
@@ -46,7 +47,8 @@ public enum ArrayState {
         } else if (inSync < raidDisks) {
             words.add(DEGRADED);
         }
-        if (sync != null && sync.waiting() == null) {
+        // A waiting action still shows, as mdadm prints "resyncing (PENDING)" for it.
+        if (sync != null) {
             switch (sync.action()) {
                 case RESYNC, REPAIR -> words.add(RESYNCING);
                 case RECOVER -> words.add(RECOVERING);

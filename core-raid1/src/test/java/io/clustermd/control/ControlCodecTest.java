@@ -165,7 +165,8 @@ class ControlCodecTest {
         assertThat(ArrayState.derive(true, 2, List.of(bFaulty), SyncStatus.idle()))
                 .containsExactly(ArrayState.CLEAN, ArrayState.DEGRADED, ArrayState.FAILED);
         SyncStatus pending = new SyncStatus(SyncAction.RESYNC, 0, 10, 0, null, SyncWait.PENDING);
-        assertThat(ArrayState.derive(false, 2, List.of(a, b), pending)).containsExactly(ArrayState.ACTIVE);
+        assertThat(ArrayState.derive(false, 2, List.of(a, b), pending))
+                .containsExactly(ArrayState.ACTIVE, ArrayState.RESYNCING);
     }
 
     @Test
