@@ -1,0 +1,68 @@
+package io.clustermd.md.io;
+
+import static io.clustermd.md.io.IoTesting.sparseFile;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Executor;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** MemberDevices.open refuses unusable paths with a message that names the path, the problem and the fix. */
+class MemberDevicesTest {
+    private static final Executor DIRECT = Runnable::run;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void open_missingPath_saysSoAndHowToMakeOne() {
+        Path p = dir.resolve("nope.img");
+        assertThatThrownBy(() -> MemberDevices.open(p, true, DIRECT))
+                .hasMessage(p + ": no such file or device; give the path of a member file or disk"
+                        + " (a file member can be made with 'truncate -s SIZE " + p + "')");
+    }
+
+    @Test
+    void open_directory_isRefused() {
+        assertThatThrownBy(() -> MemberDevices.open(dir, true, DIRECT))
+                .hasMessage(dir + ": is a directory; give a member file or a block device");
+    }
+
+    @Test
+    void open_characterDevice_isRefused() {
+        assertThatThrownBy(() -> MemberDevices.open(Path.of("/dev/null"), true, DIRECT))
+                .hasMessage("/dev/null: is a character device; members are regular files or block devices");
+    }
+
+    @Test
+    void open_emptyFile_isRefusedWithASizeHint() throws Exception {
+        Path p = Files.createFile(dir.resolve("empty.img"));
+        assertThatThrownBy(() -> MemberDevices.open(p, true, DIRECT))
+                .hasMessageStartingWith(p + ": is empty; a member needs room")
+                .hasMessageContaining("truncate -s 1G " + p);
+    }
+
+    @Test
+    void open_fifo_isRefused() throws Exception {
+        Path p = dir.resolve("fifo");
+        Process mk = new ProcessBuilder("mkfifo", p.toString()).inheritIO().start();
+        if (mk.waitFor() != 0) {
+            throw new AssertionError("mkfifo failed");
+        }
+        assertThatThrownBy(() -> MemberDevices.open(p, true, DIRECT))
+                .hasMessageStartingWith(p + ": is not a regular file or block device");
+    }
+
+    @Test
+    void open_symlinkToMember_opensTheTarget() throws Exception {
+        Path target = sparseFile(dir.resolve("t.img"), 1 << 20);
+        Path link = Files.createSymbolicLink(dir.resolve("link.img"), target);
+        try (FileMemberDevice dev = MemberDevices.open(link, true, DIRECT)) {
+            org.assertj.core.api.Assertions.assertThat(dev.sizeBytes()).isEqualTo(1 << 20);
+            org.assertj.core.api.Assertions.assertThat(dev.name()).isEqualTo(link.toString());
+        }
+    }
+}
