@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "clustermd", mixinStandardHelpOptions = true, versionProvider = ClusterMd.Version.class,
         description = "Userspace Cluster MD daemon: serves a clustered RAID1/RAID10 array over NBD.",
-        subcommands = {CommandLine.HelpCommand.class, ExportFileCommand.class, CoordinatorCommand.class})
+        subcommands = {CommandLine.HelpCommand.class, RunCommand.class, ExportFileCommand.class, CoordinatorCommand.class})
 public final class ClusterMd implements Runnable {
 
     @CommandLine.Spec

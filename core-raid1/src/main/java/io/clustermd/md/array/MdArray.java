@@ -89,6 +89,9 @@ public final class MdArray implements AutoCloseable {
             }
         }
         this.sync = new SyncEngine(this, settings.speedLimitMinKiB(), settings.speedLimitMaxKiB());
+        if (bitmap instanceof SlotBitmapOps slotBitmap) {
+            slotBitmap.attach(this::writeBitmapPage, this::degraded);
+        }
         long period = Math.max(1, bitmapDaemonSeconds());
         this.bitmapDaemon = settings.scheduler().scheduleWithFixedDelay(this::bitmapDaemonPass, period, period,
                 TimeUnit.SECONDS);
@@ -794,6 +797,34 @@ public final class MdArray implements AutoCloseable {
         buf.put(image);
         buf.position(0).limit(len);
         return buf;
+    }
+
+    /**
+     * A bitmap page to every member that takes writes, durable on completion (md write_sb_page over
+     * next_active_rdev). Members that fail it are failed; it fails only when no member took it.
+     */
+    private CompletableFuture<Void> writeBitmapPage(long byteOffset, ByteBuffer page) {
+        List<ArrayMember> targets = writableMembers();
+        List<CompletableFuture<Boolean>> results = new ArrayList<>();
+        for (ArrayMember m : targets) {
+            results.add(m.device.write(page.duplicate(), byteOffset, true).handle((v, e) -> e == null));
+        }
+        return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).thenCompose(v -> {
+            List<ArrayMember> failed = new ArrayList<>();
+            for (int i = 0; i < targets.size(); i++) {
+                if (!results.get(i).join()) {
+                    failed.add(targets.get(i));
+                }
+            }
+            if (failed.size() == targets.size()) {
+                return CompletableFuture.failedFuture(new ArrayIoException(
+                        "bitmap write failed on every member " + names(failed), null));
+            }
+            if (!failed.isEmpty()) {
+                failMembers(failed, "bitmap write failed"); // async: the page is durable on the others
+            }
+            return CompletableFuture.completedFuture(null);
+        });
     }
 
     private void bitmapDaemonPass() {

@@ -1,0 +1,247 @@
+package io.clustermd.daemon;
+
+import ch.qos.logback.classic.LoggerContext;
+import io.clustermd.daemon.array.ArrayBlockBackend;
+import io.clustermd.daemon.array.ArrayControlAdapter;
+import io.clustermd.daemon.array.FaultSwitchboard;
+import io.clustermd.daemon.control.ControlServer;
+import io.clustermd.md.array.SlotBitmapOps;
+import io.clustermd.md.MdFormatException;
+import io.clustermd.md.MdSuperblock;
+import io.clustermd.md.MemberMetadata;
+import io.clustermd.md.MemberMetadataReader;
+import io.clustermd.md.array.ArrayAssembler;
+import io.clustermd.md.array.AssemblyPlan;
+import io.clustermd.md.array.BitmapOps;
+import io.clustermd.md.array.LocalClusterOperations;
+import io.clustermd.md.array.MdArray;
+import io.clustermd.md.io.FaultInjectingMemberDevice;
+import io.clustermd.md.io.MemberDevice;
+import io.clustermd.md.io.MemberDevices;
+import io.clustermd.nbd.NbdExport;
+import io.clustermd.nbd.NbdListener;
+import io.clustermd.nbd.NbdServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * {@code clustermd run}: assembles one array from its members and serves it over NBD until stopped
+ * (md's {@code mdadm --assemble} + {@code /dev/mdX}, in one process). SIGTERM or
+ * {@code clusterctl stop} stop it cleanly: requests in flight finish, the bitmap is flushed, the
+ * superblocks are updated, exit code 0.
+ */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = {"Assemble an array from its members and serve it over NBD until SIGTERM or 'clusterctl stop'.",
+                "The freshest members form the array; members more than one event behind are stale and are",
+                "left out until re-added ('clusterctl re-add')."})
+public final class RunCommand implements Callable<Integer> {
+
+    private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
+
+    @Parameters(arity = "1..*", paramLabel = "MEMBER", description = "member files or block devices")
+    List<Path> members;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "array name for sockets and logs (default: from the superblock)")
+    String name;
+
+    @Option(names = "--nbd", paramLabel = "ADDR",
+            description = "unix:PATH or tcp:HOST:PORT, repeatable (default: unix:RUN_DIR/NAME.nbd)")
+    List<String> nbd = new ArrayList<>();
+
+    @Option(names = "--control", paramLabel = "PATH", description = "control socket (default: RUN_DIR/NAME.ctl)")
+    Path control;
+
+    @Option(names = "--run-dir", paramLabel = "DIR", description = "directory for sockets (default: ${DEFAULT-VALUE})")
+    Path runDir = Path.of("/run/clustermd");
+
+    @Option(names = "--buffered", description = "use the page cache instead of O_DIRECT (single-node experiments only;"
+            + " a crash may lose writes the disks never saw)")
+    boolean buffered;
+
+    @Option(names = "--io-threads", paramLabel = "N", description = "member I/O threads (default: ${DEFAULT-VALUE})")
+    int ioThreads = 16;
+
+    @Option(names = "--speed-limit-min", paramLabel = "KIB", description = "resync floor while the array is busy, KiB/s (default: ${DEFAULT-VALUE})")
+    long speedLimitMin = 1000;
+
+    @Option(names = "--speed-limit-max", paramLabel = "KIB", description = "resync ceiling when idle, KiB/s (default: ${DEFAULT-VALUE})")
+    long speedLimitMax = 200000;
+
+    @Option(names = "--fault-dir", paramLabel = "DIR", hidden = true,
+            description = "fault injection for tests: a file named after a member switches its faults")
+    Path faultDir;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    private final CountDownLatch stopRequested = new CountDownLatch(1);
+    private final AtomicBoolean stopped = new AtomicBoolean();
+    private final AtomicBoolean serving = new AtomicBoolean(true);
+    private volatile NbdServer nbdServer;
+    private volatile MdArray mdArray;
+
+    @Override
+    public Integer call() throws Exception {
+        List<Path> paths = members.stream().map(p -> p.toAbsolutePath().normalize()).toList();
+        List<MemberMetadata> metadata = new ArrayList<>();
+        for (Path p : paths) {
+            try {
+                metadata.add(MemberMetadataReader.read(p));
+            } catch (NoSuchFileException e) {
+                return fail(p + ": no such file or device");
+            } catch (MdFormatException | IOException e) {
+                return fail(e.getMessage());
+            }
+        }
+        AssemblyPlan plan;
+        try {
+            plan = ArrayAssembler.plan(metadata);
+        } catch (MdFormatException e) {
+            return fail(e.getMessage());
+        }
+        MdSuperblock ref = plan.reference();
+        String arrayName = name != null ? name : ref.name().substring(ref.name().indexOf(':') + 1);
+        if (arrayName.isEmpty() || arrayName.contains("/")) {
+            return fail("array name '" + arrayName + "' cannot name a socket; give --name");
+        }
+        ((LoggerContext) LoggerFactory.getILoggerFactory()).putProperty("array", arrayName);
+        if (ref.hasFeature(MdSuperblock.FEATURE_CLUSTERED)) {
+            return fail("array " + arrayName + " (" + MdSuperblock.mdadmUuid(ref.setUuid()) + ") is clustered:"
+                    + " it needs a lock manager, which 'clustermd run' does not join in this version; create"
+                    + " single-node arrays with --bitmap=internal or --bitmap=none");
+        }
+        for (AssemblyPlan.Planned s : plan.stale()) {
+            log.warn("{}: stale (events {} < {}): left out; bring it back with 'clusterctl re-add {}'",
+                    s.metadata().device(), s.metadata().superblock().events(), ref.events(), s.metadata().device());
+        }
+
+        Files.createDirectories(runDir);
+        Path controlPath = control != null ? control : runDir.resolve(arrayName + ".ctl");
+        List<NbdListener> listeners = new ArrayList<>();
+        if (nbd.isEmpty()) {
+            listeners.add(new NbdListener.Unix(runDir.resolve(arrayName + ".nbd")));
+        }
+        for (String l : nbd) {
+            try {
+                listeners.add(NbdListener.parse(l));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--nbd " + e.getMessage());
+            }
+        }
+
+        ExecutorService io = Executors.newFixedThreadPool(Math.max(1, ioThreads),
+                Thread.ofPlatform().name("md-io-", 0).daemon().factory());
+        ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(1,
+                Thread.ofPlatform().name("md-daemon").daemon().factory());
+        FaultSwitchboard faults = faultDir == null ? null : new FaultSwitchboard(faultDir, scheduler);
+        List<MemberDevice> devices = new ArrayList<>();
+        MdArray array;
+        try {
+            for (AssemblyPlan.Planned p : plan.members()) {
+                devices.add(open(Path.of(p.metadata().device()), io, faults));
+            }
+            BitmapOps bitmap = SlotBitmapOps.forArray(plan, devices, 0);
+            array = MdArray.start(plan, devices, bitmap, new MdArray.Settings(arrayName, InstantSource.system(),
+                    scheduler, new LocalClusterOperations(), speedLimitMin, speedLimitMax));
+        } catch (MdFormatException | IOException e) {
+            devices.forEach(MemberDevice::close);
+            io.shutdown();
+            scheduler.shutdown();
+            return fail(e.getMessage());
+        }
+
+        NbdServer server;
+        ControlServer controlServer;
+        try {
+            NbdServer.Builder builder = NbdServer.builder()
+                    .export(new NbdExport("", "clustermd array " + arrayName, new ArrayBlockBackend(array)))
+                    .export(new NbdExport(arrayName, "clustermd array " + arrayName, new ArrayBlockBackend(array)));
+            listeners.forEach(builder::listen);
+            server = builder.start();
+            nbdServer = server;
+            mdArray = array;
+            // clusterctl stop: stop serving and stop the array before answering; exit after the answer.
+            controlServer = ControlServer.start(controlPath, new ArrayControlAdapter(array,
+                    path -> open(path, io, faults), this::stopServing, 5), stopRequested::countDown);
+        } catch (IOException | RuntimeException e) {
+            array.stop();
+            return fail("cannot listen: " + e.getMessage());
+        }
+        log.info("array {} ({}) running: {} bytes, {} member(s); NBD on {}; control socket {}", arrayName,
+                MdSuperblock.mdadmUuid(ref.setUuid()), array.size(), devices.size(), listeners, controlPath);
+
+        // SIGTERM/SIGINT: wake the main thread, and keep the JVM alive until it has stopped the array.
+        CountDownLatch done = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stopRequested.countDown();
+            try {
+                done.await(60, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "clustermd-sigterm"));
+        stopRequested.await();
+        shutdown(server, array, controlServer, io, scheduler);
+        done.countDown();
+        return 0;
+    }
+
+    /** Stops NBD service and the array (requests in flight finish first); idempotent. */
+    private void stopServing() {
+        if (!serving.compareAndSet(true, false)) {
+            return;
+        }
+        log.info("stopping: finishing requests in flight, flushing the bitmap, updating superblocks");
+        try {
+            nbdServer.close();
+        } catch (RuntimeException e) {
+            log.warn("NBD server close: {}", e.getMessage());
+        }
+        mdArray.stop();
+    }
+
+    private void shutdown(NbdServer server, MdArray array, ControlServer controlServer, ExecutorService io,
+                          ScheduledExecutorService scheduler) {
+        if (!stopped.compareAndSet(false, true)) {
+            return;
+        }
+        stopServing();
+        controlServer.close();
+        io.shutdown();
+        scheduler.shutdown();
+        log.info("stopped cleanly");
+    }
+
+    private MemberDevice open(Path path, ExecutorService io, FaultSwitchboard faults) throws IOException {
+        MemberDevice device = MemberDevices.open(path, !buffered, io);
+        if (faults == null) {
+            return device;
+        }
+        FaultInjectingMemberDevice wrapped = new FaultInjectingMemberDevice(device, io);
+        faults.register(path.toString(), wrapped);
+        return wrapped;
+    }
+
+    private int fail(String message) {
+        spec.commandLine().getErr().println("clustermd: " + message);
+        return 1;
+    }
+}
