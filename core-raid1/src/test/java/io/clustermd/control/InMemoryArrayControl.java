@@ -255,8 +255,8 @@ public final class InMemoryArrayControl implements ArrayControl {
         }
         int dev = members.stream().mapToInt(MemberStatus::devNumber).max().orElse(-1) + 1;
         members.add(new MemberStatus(member, dev, slot, MemberState.REBUILDING, 0L, deviceUuid(dev), null, null));
-        // bitmap-based recovery: only the chunks dirtied meanwhile, here one 64 MiB chunk at most
-        sync = new SyncStatus(SyncAction.RECOVER, 0, Math.min(componentKib * 2, 131072), 0, null, null);
+        // bitmap-based recovery covers only the chunks dirtied meanwhile: here, half of the member
+        sync = new SyncStatus(SyncAction.RECOVER, 0, componentKib, 0, null, null);
         events++;
     }
 
