@@ -116,8 +116,9 @@ public final class FileMemberDevice implements MemberDevice {
 
     private final ReentrantLock gate = new ReentrantLock();
     private final Condition drained = gate.newCondition();
+    /** Completions of this device running on the current thread (close() from a callback must not wait on them). */
+    private final ThreadLocal<int[]> completing = ThreadLocal.withInitial(() -> new int[1]);
     private boolean closed;
-    private boolean released;
     private int inFlight;
 
     private volatile boolean punchUnsupported;
@@ -192,6 +193,10 @@ public final class FileMemberDevice implements MemberDevice {
         try {
             ch = openChannels(name, channelPath, options);
             long size = ch.data().size();
+            if (blk && size == 0) {
+                // A JDK whose FileChannel.size() knows no BLKGETSIZE64 reports 0 for block devices; sysfs knows.
+                size = MemberDevices.blockDeviceSize(path);
+            }
             int alignment = 1;
             if (options.direct()) {
                 long fsBlock = Files.getFileStore(path).getBlockSize();
@@ -351,14 +356,14 @@ public final class FileMemberDevice implements MemberDevice {
     public void close() {
         gate.lock();
         try {
-            closed = true;
-            while (inFlight > 0) {
-                drained.awaitUninterruptibly();
-            }
-            if (released) {
+            if (closed) {
                 return;
             }
-            released = true;
+            closed = true;
+            int own = completing.get()[0];
+            while (inFlight > own) {
+                drained.awaitUninterruptibly();
+            }
         } finally {
             gate.unlock();
         }
@@ -429,15 +434,20 @@ public final class FileMemberDevice implements MemberDevice {
             } catch (Throwable t) {
                 failure = toMemberIoException(op, offset, length, t);
                 errors.increment();
-            } finally {
-                // Leave before completing, so a completion callback that closes the device does not wait for
-                // the very operation that is calling it.
-                exit();
             }
-            if (failure == null) {
-                future.complete(null);
-            } else {
-                future.completeExceptionally(failure);
+            // Complete before leaving, so close() returns only after every accepted operation's future is done;
+            // the marker lets a completion callback on this thread call close() without waiting for itself.
+            int[] depth = completing.get();
+            depth[0]++;
+            try {
+                if (failure == null) {
+                    future.complete(null);
+                } else {
+                    future.completeExceptionally(failure);
+                }
+            } finally {
+                depth[0]--;
+                exit();
             }
         };
         try {

@@ -64,9 +64,10 @@ public interface MemberDevice extends AutoCloseable {
     MemberIoStats stats();
 
     /**
-     * Stops accepting operations (later ones fail with {@link MemberIoException.Reason#CLOSED}), waits for those
-     * already accepted to complete, then releases the device. Idempotent. Must not be called from this device's
-     * I/O threads while other operations are still queued on them (it would wait for itself).
+     * Stops accepting operations (later ones fail with {@link MemberIoException.Reason#CLOSED}), waits until every
+     * operation already accepted has completed its future, then releases the device. A second call returns at
+     * once. May be called from a completion callback of this device; must not be called from one of its I/O
+     * threads while other operations are still queued behind it (it would wait for itself).
      */
     @Override
     void close();

@@ -2,7 +2,6 @@ package io.clustermd.md.io;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Objects;
@@ -85,14 +84,21 @@ public final class MemberDevices {
 
     /** True if sysfs says the block device is read-only ({@code /sys/dev/block/MAJ:MIN/ro}, blockdev --getro). */
     static boolean blockDeviceReadOnly(Path path) throws IOException {
-        long rdev = ((Number) Files.getAttribute(path, "unix:rdev")).longValue();
+        Path ro = sysfs(path, "ro");
+        return Files.exists(ro) && Files.readString(ro).trim().equals("1");
+    }
+
+    /** The block device's size in bytes from sysfs ({@code size} is in 512-byte sectors), 0 if unknown. */
+    static long blockDeviceSize(Path path) throws IOException {
+        Path size = sysfs(path, "size");
+        return Files.exists(size) ? Long.parseLong(Files.readString(size).trim()) * 512 : 0;
+    }
+
+    private static Path sysfs(Path device, String attribute) throws IOException {
+        long rdev = ((Number) Files.getAttribute(device, "unix:rdev")).longValue();
         // glibc's major()/minor() encoding of dev_t
         long major = ((rdev >>> 8) & 0xfffL) | ((rdev >>> 32) & ~0xfffL);
         long minor = (rdev & 0xffL) | ((rdev >>> 12) & ~0xffL);
-        Path ro = Path.of("/sys/dev/block/" + major + ":" + minor + "/ro");
-        if (!Files.exists(ro, LinkOption.NOFOLLOW_LINKS) && !Files.exists(ro)) {
-            return false;
-        }
-        return Files.readString(ro).trim().equals("1");
+        return Path.of("/sys/dev/block/" + major + ":" + minor + "/" + attribute);
     }
 }

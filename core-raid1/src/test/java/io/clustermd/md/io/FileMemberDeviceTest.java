@@ -290,6 +290,15 @@ class FileMemberDeviceTest {
     }
 
     @Test
+    void close_fromACompletionCallback_doesNotWaitForItself() throws Exception {
+        FileMemberDevice dev = member("a.img");
+        CompletableFuture<Void> closedInCallback = dev.write(filled(dev, new byte[4096]), 0, false)
+                .thenRun(dev::close);
+        closedInCallback.get(10, TimeUnit.SECONDS);
+        assertThat(failure(dev.flush()).reason()).isEqualTo(Reason.CLOSED);
+    }
+
+    @Test
     void io_threadInterrupted_channelIsReopenedAndOperationSucceeds() throws Exception {
         // A thread that arrives interrupted makes FileChannel close itself (ClosedByInterruptException).
         ExecutorService interrupting = Executors.newSingleThreadExecutor();
