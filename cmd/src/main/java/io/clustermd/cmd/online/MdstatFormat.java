@@ -2,6 +2,7 @@ package io.clustermd.cmd.online;
 
 import io.clustermd.control.ArrayStatus;
 import io.clustermd.control.BitmapStatus;
+import io.clustermd.control.ClusterStatus;
 import io.clustermd.control.MemberState;
 import io.clustermd.control.MemberStatus;
 import io.clustermd.control.SyncAction;
@@ -18,7 +19,8 @@ import java.util.Locale;
  * {@code status_resync} and {@code md_bitmap_status} print it. The array is called {@code md-NAME};
  * members are listed by file name with their {@code dev_number}, in {@code dev_number} order. One
  * line is ours: {@code mismatch_cnt} (md keeps it in sysfs) while a check or repair runs or after
- * one found differences.
+ * one found differences; so are the cluster lines of a clustered array (this node's slot, what each
+ * other slot does).
  */
 public final class MdstatFormat {
 
@@ -71,6 +73,7 @@ public final class MdstatFormat {
         if (s.bitmap() != null) {
             tail.append(bitmapLine(s.bitmap()));
             lines.add(tail.toString());
+            lines.addAll(clusterLines(s.cluster()));
             lines.add("");
         } else {
             lines.add(tail.toString());
@@ -165,6 +168,44 @@ public final class MdstatFormat {
         long chunkKb = b.chunkBytes() >> 10;
         return "bitmap: " + b.pagesInMemory() + "/" + b.pagesTotal() + " pages [" + (b.pagesInMemory() * 4) + "KB], "
                 + (chunkKb != 0 ? chunkKb + "KB" : b.chunkBytes() + "B") + " chunk";
+    }
+
+    /**
+     * Ours, for md-cluster arrays (md shows none of it): this node's slot, then what each known slot
+     * does, so "who is resyncing what" is visible on every node.
+     */
+    static List<String> clusterLines(ClusterStatus c) {
+        if (c == null) {
+            return List.of();
+        }
+        List<String> lines = new ArrayList<>();
+        StringBuilder head = new StringBuilder("      cluster");
+        if (c.clusterName() != null) {
+            head.append(' ').append(c.clusterName());
+        }
+        head.append(':');
+        if (c.nodeSlot() != null) {
+            head.append(" this node is slot ").append(c.nodeSlot());
+        }
+        if (c.nodes() != null) {
+            head.append(c.nodeSlot() != null ? " of " : " ").append(c.nodes()).append(" slots");
+        }
+        lines.add(head.toString());
+        if (c.slots() != null) {
+            for (ClusterStatus.SlotStatus slot : c.slots()) {
+                StringBuilder l = new StringBuilder("      slot ").append(slot.slot());
+                if (slot.node() != null) {
+                    l.append(" (").append(slot.node()).append(')');
+                }
+                l.append(": ").append(slot.state() == null ? "unknown" : slot.state());
+                if (slot.resyncLowSector() != null && slot.resyncHighSector() != null) {
+                    l.append(", resync window ").append(slot.resyncLowSector()).append('-')
+                            .append(slot.resyncHighSector()).append(" sectors");
+                }
+                lines.add(l.toString());
+            }
+        }
+        return lines;
     }
 
     static boolean showsMismatches(ArrayStatus s) {

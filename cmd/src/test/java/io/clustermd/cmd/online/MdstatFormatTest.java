@@ -2,6 +2,7 @@ package io.clustermd.cmd.online;
 
 import io.clustermd.control.ArrayState;
 import io.clustermd.control.ArrayStatus;
+import io.clustermd.control.ClusterStatus;
 import io.clustermd.control.MemberState;
 import io.clustermd.control.MemberStatus;
 import io.clustermd.control.SyncAction;
@@ -123,6 +124,32 @@ class MdstatFormatTest {
                 "md-data : active raid10 vda[0] vdb[1] vdc[2] vdd[3]",
                 "      129024 blocks super 1.2 512K chunks 2 near-copies [4/4] [UUUU]",
                 "      ");
+    }
+
+    @Test
+    void clustered_addsThisNodesSlotAndWhatOtherSlotsDo() {
+        assertThat(MdstatFormat.array(Statuses.m2Clustered())).containsExactly(
+                "md-m2 : active raid1 vda[0] vdb[1]",
+                "      64512 blocks super 1.2 [2/2] [UU]",
+                "      bitmap: 1/1 pages [4KB], 65536KB chunk",
+                "      cluster labclu: this node is slot 0 of 4 slots",
+                "");
+        ArrayStatus s = Statuses.m2Clustered();
+        ArrayStatus remote = new ArrayStatus(s.name(), s.setName(), s.uuid(), s.level(), null, null, 2, s.arraySizeKib(),
+                s.componentSizeKib(), s.state(), false, s.events(), 0, 0, s.bitmap(), s.members(),
+                new SyncStatus(SyncAction.RESYNC, 0, 129024, 0, null, SyncWait.REMOTE), 0,
+                new ClusterStatus(null, 1, null, List.of(
+                        new ClusterStatus.SlotStatus(0, "node1", "resyncing", 0L, 65536L),
+                        new ClusterStatus.SlotStatus(2, null, null, null, null))));
+        assertThat(MdstatFormat.array(remote)).containsExactly(
+                "md-m2 : active raid1 vda[0] vdb[1]",
+                "      64512 blocks super 1.2 [2/2] [UU]",
+                "      \tresync=REMOTE",
+                "      bitmap: 1/1 pages [4KB], 65536KB chunk",
+                "      cluster: this node is slot 1",
+                "      slot 0 (node1): resyncing, resync window 0-65536 sectors",
+                "      slot 2: unknown",
+                "");
     }
 
     @Test
