@@ -6,13 +6,13 @@ import io.clustermd.control.ControlException;
 import io.clustermd.control.ControlProtocolException;
 import io.clustermd.control.ControlRequest;
 import io.clustermd.control.ControlResponse;
-import io.clustermd.control.ControlSockets;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayOutputStream;
+import java.io.Closeable;
 import java.io.IOException;
 import java.net.SocketException;
 import java.net.StandardProtocolFamily;
@@ -27,11 +27,13 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The control socket of one daemon (what md's sysfs directory and {@code /dev/mdX} ioctls are to
@@ -64,7 +66,7 @@ public final class ControlServer implements AutoCloseable {
     private final Set<SocketChannel> clients = ConcurrentHashMap.newKeySet();
     private final Semaphore slots = new Semaphore(MAX_CONNECTIONS);
     /** Requests read and not yet answered: close() lets them finish so a stop's reply is not lost. */
-    private final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean closed;
 
     private ControlServer(Path socket, ArrayControl array, Runnable afterStop, ServerSocketChannel server,
@@ -116,12 +118,8 @@ public final class ControlServer implements AutoCloseable {
                         + (path.toString().length() > 100 ? " (unix socket paths are limited to 107 bytes)" : ""), e);
             }
             Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rw-------"));
-            Object key = Files.readAttributes(temp, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
-            try {
-                Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE);
-            } catch (FileAlreadyExistsException e) {
-                throw new ControlSocketInUseException(path);
-            }
+            Object key = Files.readAttributes(temp, BasicFileAttributes.class).fileKey();
+            publish(temp, path);
             ControlServer s = new ControlServer(path, array, afterStop, ch, key);
             s.acceptor.start();
             log.info("control socket {} ready", path);
@@ -131,6 +129,23 @@ public final class ControlServer implements AutoCloseable {
             Files.deleteIfExists(temp);
             throw e;
         }
+    }
+
+    /**
+     * Gives the bound socket its real name. link(2) fails if the name exists, where rename(2) would
+     * silently take it from a daemon that started at the same moment; the temporary name goes after.
+     */
+    static void publish(Path temp, Path path) throws IOException {
+        try {
+            Files.createLink(path, temp);
+        } catch (FileAlreadyExistsException e) {
+            throw new ControlSocketInUseException(path);
+        } catch (UnsupportedOperationException | IOException e) {
+            // a file system without hard links: rename, which is still atomic for the name
+            Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE);
+            return;
+        }
+        Files.delete(temp);
     }
 
     /** The socket's path. */
@@ -326,7 +341,7 @@ public final class ControlServer implements AutoCloseable {
         try {
             // Another daemon may have replaced a file it found stale (ours, if we were hung): keep theirs.
             if (Files.exists(socket, LinkOption.NOFOLLOW_LINKS) && Objects.equals(fileKey,
-                    Files.readAttributes(socket, java.nio.file.attribute.BasicFileAttributes.class,
+                    Files.readAttributes(socket, BasicFileAttributes.class,
                             LinkOption.NOFOLLOW_LINKS).fileKey())) {
                 Files.delete(socket);
             }
@@ -336,7 +351,7 @@ public final class ControlServer implements AutoCloseable {
         log.info("control socket {} closed", socket);
     }
 
-    private static void closeQuietly(java.io.Closeable c) {
+    private static void closeQuietly(Closeable c) {
         try {
             c.close();
         } catch (IOException e) {

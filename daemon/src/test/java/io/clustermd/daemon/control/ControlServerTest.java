@@ -225,6 +225,19 @@ class ControlServerTest {
     }
 
     @Test
+    void twoDaemonsStartingAtOnce_theSecondCannotTakeTheName() throws Exception {
+        // both passed the stale check before either had published its socket: the loser must not win
+        Path sock = dir.resolve("md0.ctl");
+        serve(sock, twin());
+        Path temp = dir.resolve(".md0.ctl.other.tmp");
+        try (ServerSocketChannel other = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            other.bind(UnixDomainSocketAddress.of(temp));
+            assertThatThrownBy(() -> ControlServer.publish(temp, sock)).isInstanceOf(ControlSocketInUseException.class);
+        }
+        assertThat(new Line(sock).askDecoded("{\"op\":\"status\"}").ok()).isTrue();
+    }
+
+    @Test
     void aRegularFileInTheWay_isRefused_andKept() throws Exception {
         Path sock = dir.resolve("md0.ctl");
         Files.writeString(sock, "not mine");
