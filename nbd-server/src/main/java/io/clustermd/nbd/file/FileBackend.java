@@ -204,6 +204,11 @@ public final class FileBackend implements BlockBackend {
         return AlignedBufferPool.SHARED.allocate(capacity);
     }
 
+    /** One direct buffer: its memory can be handed to the kernel as it is. */
+    private static boolean plain(ByteBuf b) {
+        return b.isDirect() && b.nioBufferCount() == 1;
+    }
+
     private boolean aligned(long offset, long length) {
         return ((offset | length) & (alignment - 1)) == 0;
     }
@@ -232,6 +237,16 @@ public final class FileBackend implements BlockBackend {
 
     @Override
     public CompletableFuture<Void> pread(ByteBuf dst, long offset, int length, int flags) {
+        if (!plain(dst)) {
+            // Not one direct buffer (heap, composite): read into one of ours, then copy.
+            ByteBuf tmp = allocateBuffer(length);
+            return pread(tmp, offset, length, flags).whenComplete((v, ex) -> {
+                if (ex == null) {
+                    dst.writeBytes(tmp);
+                }
+                tmp.release();
+            });
+        }
         if (uring != null && (aligned(offset, length) && offset + length <= size || !isDirect())) {
             int at = dst.writerIndex();
             return uring.read(dst.nioBuffer(at, length), offset).thenApply(v -> {
@@ -262,6 +277,11 @@ public final class FileBackend implements BlockBackend {
 
     @Override
     public CompletableFuture<Void> pwrite(ByteBuf src, long offset, int flags) {
+        if (!plain(src)) {
+            ByteBuf tmp = allocateBuffer(src.readableBytes());
+            tmp.writeBytes(src, src.readerIndex(), src.readableBytes());
+            return pwrite(tmp, offset, flags).whenComplete((v, ex) -> tmp.release());
+        }
         if (uring != null && (aligned(offset, src.readableBytes()) || !isDirect())) {
             return uring.write(src.nioBuffer(src.readerIndex(), src.readableBytes()), offset, (flags & FLAG_FUA) != 0);
         }

@@ -256,8 +256,15 @@ final class UringFileIo implements AutoCloseable {
                 return;
             }
             slots[slot] = op;
-            registration.submit(new IoUringIoOps(op.opcode, (byte) 0, (short) 0, op.fd, op.offset, op.address,
-                    op.length, op.flags, slot, (short) 0, (short) 0, 0, 0L));
+            try {
+                registration.submit(new IoUringIoOps(op.opcode, (byte) 0, (short) 0, op.fd, op.offset, op.address,
+                        op.length, op.flags, slot, (short) 0, (short) 0, 0, 0L));
+            } catch (RuntimeException e) {
+                // The ring is gone (event loop shut down): fail the request instead of losing it.
+                slots[slot] = null;
+                free.push(slot);
+                op.done.completeExceptionally(new BackendException(BackendException.ESHUTDOWN, "file I/O ring closed: " + e));
+            }
         }
 
         CompletableFuture<Integer> openat(Path path, int flags) {

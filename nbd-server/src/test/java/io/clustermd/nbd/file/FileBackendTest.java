@@ -177,6 +177,23 @@ class FileBackendTest {
     }
 
     @Test
+    void heapAndCompositeBuffers_areCopiedThroughAlignedOnes() throws Exception {
+        Path f = file(1 << 20);
+        try (FileBackend b = FileBackend.open(f, FileBackend.Options.DEFAULTS)) {
+            byte[] d = random(8192, 10);
+            io.netty.buffer.CompositeByteBuf src = Unpooled.compositeBuffer();
+            src.addComponents(true, Unpooled.wrappedBuffer(d, 0, 4096), Unpooled.directBuffer(4096).writeBytes(d, 4096, 4096));
+            b.pwrite(src, 4096, 0).get(30, TimeUnit.SECONDS);
+            src.release();
+            ByteBuf heap = Unpooled.buffer(8192);
+            b.pread(heap, 4096, 8192, 0).get(30, TimeUnit.SECONDS);
+            assertThat(io.netty.buffer.ByteBufUtil.getBytes(heap)).isEqualTo(d);
+            heap.release();
+        }
+        assertThat(AlignedBufferPool.SHARED.outstanding()).isZero();
+    }
+
+    @Test
     void open_missingFile_saysHowToCreateIt() {
         assertThatThrownBy(() -> FileBackend.open(dir.resolve("nope.img"), FileBackend.Options.DEFAULTS))
                 .isInstanceOf(NoSuchFileException.class).hasMessageContaining("truncate -s");
