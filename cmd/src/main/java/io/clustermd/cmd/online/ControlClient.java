@@ -17,6 +17,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One connection to a daemon's control socket (mdadm's open of {@code /dev/mdX}): sends request lines,
@@ -24,18 +26,28 @@ import java.nio.file.Path;
  */
 public final class ControlClient implements AutoCloseable {
 
+    /** How long clusterctl waits for an answer by default: a daemon blocked longer is reported, not waited for. */
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+
     private final Path socket;
     private final SocketChannel channel;
+    private final Duration timeout;
     private final ByteBuffer in = ByteBuffer.allocate(64 * 1024);
 
-    private ControlClient(Path socket, SocketChannel channel) {
+    private ControlClient(Path socket, SocketChannel channel, Duration timeout) {
         this.socket = socket;
         this.channel = channel;
+        this.timeout = timeout;
         in.flip();
     }
 
-    /** Connects, or explains why no daemon could be reached. */
+    /** Connects with the default answer timeout. */
     public static ControlClient connect(Path socket) {
+        return connect(socket, DEFAULT_TIMEOUT);
+    }
+
+    /** Connects, or explains why no daemon could be reached; each call then waits at most {@code timeout}. */
+    public static ControlClient connect(Path socket, Duration timeout) {
         String name = ControlSockets.nameOf(socket);
         if (!Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
             throw new OnlineFailure(noDaemon(name, "no control socket at " + socket));
@@ -44,7 +56,7 @@ public final class ControlClient implements AutoCloseable {
         try {
             ch = SocketChannel.open(StandardProtocolFamily.UNIX);
             ch.connect(UnixDomainSocketAddress.of(socket));
-            return new ControlClient(socket, ch);
+            return new ControlClient(socket, ch, timeout);
         } catch (IOException e) {
             closeQuietly(ch);
             String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
@@ -63,8 +75,44 @@ public final class ControlClient implements AutoCloseable {
         return "no clustermd daemon for array " + name + " (" + why + "); start it with 'clustermd run ...'";
     }
 
-    /** Sends one request and waits for its response. */
+    /**
+     * Sends one request and waits for its response, at most the timeout: a daemon that does not answer
+     * (blocked on a member, a lock) is reported instead of hanging the administrator's shell.
+     */
     public ControlResponse call(ControlRequest request) {
+        AtomicBoolean answered = new AtomicBoolean();
+        AtomicBoolean timedOut = new AtomicBoolean();
+        Thread watchdog = Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(timeout);
+                if (!answered.get()) {
+                    timedOut.set(true);
+                    channel.close(); // wakes the blocked read
+                }
+            } catch (InterruptedException | IOException e) {
+                // answered in time, or closing failed: nothing to do either way
+            }
+        });
+        try {
+            return exchange(request);
+        } catch (OnlineFailure e) {
+            if (timedOut.get()) {
+                throw new OnlineFailure("the clustermd daemon for array " + ControlSockets.nameOf(socket)
+                        + " did not answer " + request.op() + " within " + seconds(timeout)
+                        + " (it may be blocked; see its log, or wait longer with --timeout)");
+            }
+            throw e;
+        } finally {
+            answered.set(true);
+            watchdog.interrupt();
+        }
+    }
+
+    private static String seconds(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() / 1000.0 + " s";
+    }
+
+    private ControlResponse exchange(ControlRequest request) {
         try {
             ByteBuffer out = ByteBuffer.wrap((ControlCodec.encode(request) + "\n").getBytes(StandardCharsets.UTF_8));
             while (out.hasRemaining()) {

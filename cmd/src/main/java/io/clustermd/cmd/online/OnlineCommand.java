@@ -11,6 +11,7 @@ import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 
 /** What every online command shares: the daemon options, {@code --json}, one request, one-line errors. */
@@ -21,6 +22,10 @@ abstract class OnlineCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "print the result as JSON")
     boolean json;
+
+    @Option(names = "--timeout", paramLabel = "SECONDS",
+            description = "wait at most SECONDS for the daemon's answer (default: 30)")
+    double timeoutSeconds = ControlClient.DEFAULT_TIMEOUT.toSeconds();
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -43,7 +48,11 @@ abstract class OnlineCommand implements Callable<Integer> {
     }
 
     ControlClient connect() {
-        return ControlClient.connect(socket());
+        if (!(timeoutSeconds > 0) || timeoutSeconds > 86_400) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--timeout SECONDS must be more than 0 and at most 86400, not " + timeoutSeconds);
+        }
+        return ControlClient.connect(socket(), Duration.ofMillis(Math.max(1, Math.round(timeoutSeconds * 1000))));
     }
 
     /** Sends one request on a fresh connection; a refusal becomes the one-line failure (exit 1). */

@@ -3,6 +3,7 @@ package io.clustermd.daemon.control;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.clustermd.cmd.ClusterCtl;
+import io.clustermd.control.ArrayControl;
 import io.clustermd.control.InMemoryArrayControl;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -15,6 +16,7 @@ import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -243,6 +245,35 @@ class ClusterCtlOnlineTest {
         assertThat(r.rc()).isEqualTo(1);
         assertThat(r.err()).isEqualTo("clusterctl: no clustermd daemon for array m1 (no control socket at " + sock
                 + "); start it with 'clustermd run ...'\n");
+    }
+
+    @Test
+    void aDaemonThatDoesNotAnswer_isReportedAfterTheTimeout() throws Exception {
+        CountDownLatch release = new CountDownLatch(1);
+        ArrayControl blocked = new ControlServerTest.Delegating(array) {
+            @Override
+            public void fail(String member) {
+                try {
+                    release.await(); // e.g. a member that hangs the superblock write
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+        ControlServer other = ControlServer.start(dir.resolve("slow.ctl"), blocked);
+        try {
+            long t0 = System.nanoTime();
+            Result r = run("fail", "/srv/b.img", "--timeout", "0.3", "--control", other.socket().toString());
+            assertThat(r.rc()).isEqualTo(1);
+            assertThat(r.err()).isEqualTo("clusterctl: the clustermd daemon for array slow did not answer fail within"
+                    + " 0.3 s (it may be blocked; see its log, or wait longer with --timeout)\n");
+            assertThat(System.nanoTime() - t0).isLessThan(TimeUnit.SECONDS.toNanos(10));
+            assertThat(run("status", "--timeout", "5", "--control", other.socket().toString()).rc()).isZero();
+            assertThat(run("status", "--timeout", "-1", "--control", other.socket().toString()).rc()).isEqualTo(2);
+        } finally {
+            release.countDown(); // first, so close() need not wait for the blocked request
+            other.close();
+        }
     }
 
     @Test
