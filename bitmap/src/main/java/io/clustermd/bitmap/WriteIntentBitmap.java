@@ -859,6 +859,23 @@ public final class WriteIntentBitmap {
         return ((char) COUNTERS.getVolatile(counters, checkChunk(chunk)) & FLAGS) != 0;
     }
 
+    /**
+     * True when any chunk of {@code [offsetBytes, offsetBytes + lengthBytes)} needs syncing: the read path's
+     * question (raid1 reads such a range from the first in-sync member only). Lock-free.
+     */
+    public boolean anyNeedsSync(long offsetBytes, long lengthBytes) {
+        if (!checkRange(offsetBytes, lengthBytes)) {
+            return false;
+        }
+        int last = (int) ((offsetBytes + lengthBytes - 1) >>> chunkShift);
+        for (int c = (int) (offsetBytes >>> chunkShift); c <= last; c++) {
+            if (((char) COUNTERS.getVolatile(counters, c) & FLAGS) != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The raw {@code bitmap_counter_t} of a chunk (flags and count), for status and tests. */
     public int counter(long chunk) {
         return (char) COUNTERS.getVolatile(counters, checkChunk(chunk));

@@ -27,9 +27,9 @@ class WriteIntentBitmapModelTest {
     /** Chunks the writes touch: the first ones, both sides of the page boundary, the last ones. */
     static final long[] HOT = {0, 1, 2, 3, 4, 5, PAGE0_CHUNKS - 2, PAGE0_CHUNKS - 1, PAGE0_CHUNKS, PAGE0_CHUNKS + 1,
         CHUNKS - 2, CHUNKS - 1};
-    static final int STEPS = 400;
+    static final int STEPS = 300;
 
-    @Property(tries = 300)
+    @Property(tries = 200)
     void bitsOfInFlightRecentAndNeededChunksAreAlwaysOnDisk(@ForAll long seed) {
         Simulation sim = new Simulation(seed);
         for (int step = 0; step < STEPS; step++) {

@@ -66,6 +66,9 @@ class WriteIntentBitmapTest {
         assertThat(f.bitmap().dirtyChunks()).isEqualTo(3);
         assertThat(f.bitmap().needsSync(0)).isFalse();
         assertThat(f.bitmap().needsSync(5)).isTrue();
+        assertThat(f.bitmap().anyNeedsSync(off(1), 4L * CHUNK)).isFalse();
+        assertThat(f.bitmap().anyNeedsSync(off(1), 4L * CHUNK + 1)).isTrue();
+        assertThat(f.bitmap().anyNeedsSync(off(5), 0)).isFalse();
         assertThat(f.twin().writes()).as("loading writes nothing").isZero();
     }
 
