@@ -188,8 +188,13 @@ public final class RunCommand implements Callable<Integer> {
         log.info("array {} ({}) running: {} bytes, {} member(s); NBD on {}; control socket {}", arrayName,
                 MdSuperblock.mdadmUuid(ref.setUuid()), array.size(), devices.size(), listeners, controlPath);
 
-        // SIGTERM/SIGINT: wake the main thread, and keep the JVM alive until it has stopped the array.
+        // SIGTERM/SIGINT are handled, not left to the JVM's shutdown: the main thread stops the array
+        // and the process exits 0 after a clean stop (a JVM shutdown would exit 143 and race the stop).
         CountDownLatch done = new CountDownLatch(1);
+        for (String sig : List.of("TERM", "INT")) {
+            sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> stopRequested.countDown());
+        }
+        // Any other way the JVM goes down (System.exit elsewhere, SIGHUP): still stop cleanly first.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             stopRequested.countDown();
             try {
@@ -197,7 +202,7 @@ public final class RunCommand implements Callable<Integer> {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-        }, "clustermd-sigterm"));
+        }, "clustermd-shutdown"));
         stopRequested.await();
         shutdown(server, array, controlServer, io, scheduler);
         done.countDown();

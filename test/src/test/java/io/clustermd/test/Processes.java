@@ -58,6 +58,39 @@ public final class Processes {
         }
     }
 
+    /** Runs with {@code stdin} fed to the program. */
+    public static Result runWithInput(List<String> command, String stdin) {
+        try {
+            Process p = new ProcessBuilder(command).start();
+            var errText = new java.util.concurrent.CompletableFuture<String>();
+            Thread.ofVirtual().start(() -> {
+                try {
+                    errText.complete(new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    errText.complete("");
+                }
+            });
+            Thread.ofVirtual().start(() -> {
+                try (var in = p.getOutputStream()) {
+                    in.write(stdin.getBytes(StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    // the program exited early; its output says why
+                }
+            });
+            String stdout = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(300, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IllegalStateException("timed out: " + command);
+            }
+            return new Result(p.exitValue(), stdout, errText.join());
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot run " + command + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** Runs and requires exit code 0. */
     public static Result check(List<String> command) {
         Result r = run(command);
