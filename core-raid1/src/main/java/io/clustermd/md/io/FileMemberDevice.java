@@ -293,7 +293,8 @@ public final class FileMemberDevice implements MemberDevice {
         }
         ByteBuffer buf = dst.duplicate();
         return submit(MemberOp.READ, offset, len, () -> {
-            doRead(buf, offset, len);
+            // A fresh duplicate per attempt: a retry after an interrupt starts again from the caller's position.
+            doRead(buf.duplicate(), offset, len);
             reads.increment();
             bytesRead.add(len);
         });
@@ -308,7 +309,7 @@ public final class FileMemberDevice implements MemberDevice {
         }
         ByteBuffer buf = src.duplicate();
         return submit(MemberOp.WRITE, offset, len, () -> {
-            doWrite(buf, offset, len, fua);
+            doWrite(buf.duplicate(), offset, len, fua);
             writes.increment();
             bytesWritten.add(len);
         });

@@ -36,7 +36,9 @@ public interface MemberDevice extends AutoCloseable {
      */
     int alignment();
 
-    /** A new direct buffer of {@code bytes} capacity whose memory is aligned to {@link #alignment()} (at least 4096). */
+    /**
+     * A new direct buffer of {@code bytes} capacity whose memory is aligned to {@link #alignment()} (at least 4096).
+     */
     ByteBuffer allocate(int bytes);
 
     /** Reads {@code dst.remaining()} bytes at {@code offset} into dst; a short read (past the end) is an error. */

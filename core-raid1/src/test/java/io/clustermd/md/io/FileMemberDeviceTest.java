@@ -246,7 +246,8 @@ class FileMemberDeviceTest {
             sparseFile(p, SIZE / 2);
             MemberIoException e = failure(dev.read(dev.allocate(4096), SIZE - 4096));
             assertThat(e.reason()).isEqualTo(Reason.OUT_OF_RANGE);
-            assertThat(e.getMessage()).startsWith(p + ": read of 4096 bytes at " + (SIZE - 4096) + " failed: short read")
+            assertThat(e.getMessage())
+                    .startsWith(p + ": read of 4096 bytes at " + (SIZE - 4096) + " failed: short read")
                     .contains("it is now " + SIZE / 2 + " bytes").contains("truncated or shrunk while open");
             // Below the new end the device still works.
             await(dev.read(dev.allocate(4096), 0));

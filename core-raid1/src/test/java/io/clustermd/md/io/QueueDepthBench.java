@@ -16,7 +16,14 @@ import java.util.function.Supplier;
  * Which I/O executor serves a FileMemberDevice best: 4 KiB O_DIRECT random writes at queue depth 32 (32
  * operations always in flight, each completion issuing the next), on a fully written file, for a virtual-thread
  * executor and fixed pools of several sizes. Not a test; run by hand:
- * {@code java -cp <test classpath> io.clustermd.md.io.QueueDepthBench FILE [MiB] [seconds] [rounds] [virtual,fixed-N,...]}.
+ * {@code java -cp <test classpath> io.clustermd.md.io.QueueDepthBench FILE [MiB] [seconds] [rounds]
+ * [virtual,fixed-N,...]}.
+ *
+ * <p>Result on the 2-core development VM (JDK 25, 1 GiB file, 7 interleaved rounds of 3 s, medians): a fixed
+ * pool as large as the queue depth is best, 96,900 IOPS at 10.8 us CPU per write; a virtual-thread executor
+ * 80,800 IOPS at 13.7 us (each blocking file write pins its carrier and the JDK compensates with extra carriers);
+ * fixed-64 85,100 at 13.6 us; fixed-8 48,300 (a thread per write in flight caps the queue depth at 8). So size
+ * the pool to the member writes that can be in flight (NBD queue depth x members).
  */
 public final class QueueDepthBench {
     private QueueDepthBench() {
@@ -39,15 +46,23 @@ public final class QueueDepthBench {
                 ExecutorService io = make.get();
                 try (FileMemberDevice dev = MemberDevices.open(file, true, io)) {
                     run(dev, depth, 1, 42); // warm-up
+                    long cpu0 = cpuNanos();
                     long ops = run(dev, depth, seconds, round * 1000L + name.hashCode());
-                    System.out.printf("round %d  %-9s QD%d 4KiB randwrite O_DIRECT: %,9d IOPS%n", round, name,
-                            depth, ops / seconds);
+                    double cpuPerOp = (cpuNanos() - cpu0) / 1000.0 / Math.max(1, ops);
+                    System.out.printf("round %d  %-9s QD%d 4KiB randwrite O_DIRECT: %,9d IOPS  %5.1f us CPU/op%n",
+                            round, name, depth, ops / seconds, cpuPerOp);
                 } finally {
                     io.shutdown();
                     io.awaitTermination(10, TimeUnit.SECONDS);
                 }
             }
         }
+    }
+
+    /** CPU time of the whole process (all threads), so executor overhead shows even when the disk is the limit. */
+    private static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     private static void prefill(Path file, long size) throws Exception {
