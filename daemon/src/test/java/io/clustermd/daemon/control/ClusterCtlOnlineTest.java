@@ -164,7 +164,11 @@ class ClusterCtlOnlineTest {
         ExecutorService ex = Executors.newSingleThreadExecutor();
         try {
             Future<Result> w = ex.submit(() -> ctl("status", "--watch", "0.05"));
-            Thread.sleep(300);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (array.statusCalls() < 2 && System.nanoTime() < deadline) {
+                Thread.sleep(10); // until the watch has drawn at least one frame over its connection
+            }
+            assertThat(array.statusCalls()).isGreaterThanOrEqualTo(2);
             server.close();
             Result r = w.get(10, TimeUnit.SECONDS);
             assertThat(r.rc()).isEqualTo(1);
