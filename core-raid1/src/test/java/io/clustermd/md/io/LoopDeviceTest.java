@@ -119,6 +119,8 @@ class LoopDeviceTest {
                 Arrays.fill(model, (12 << 20) + 100, (14 << 20) + 107, (byte) 0);
                 await(dev.flush());
                 IoTesting.assertSameBytes(readBack(dev, 0, SIZE), model);
+                // The loop driver implements fallocate on the block device (by punching its backing file).
+                assertThat(dev.stats().zeroFillFallbacks()).isZero();
             }
         } finally {
             run("losetup", "-d", loop.toString());
