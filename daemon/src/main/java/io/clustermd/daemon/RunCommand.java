@@ -77,7 +77,7 @@ public final class RunCommand implements Callable<Integer> {
     boolean buffered;
 
     @Option(names = "--io-threads", paramLabel = "N", description = "member I/O threads (default: ${DEFAULT-VALUE})")
-    int ioThreads = 16;
+    int ioThreads = 64; // one blocking O_DIRECT write per thread: QD32 x 2 members
 
     @Option(names = "--speed-limit-min", paramLabel = "KIB", description = "resync floor while the array is busy, KiB/s (default: ${DEFAULT-VALUE})")
     long speedLimitMin = 1000;
