@@ -1,6 +1,5 @@
 package io.clustermd.control;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
@@ -90,13 +89,5 @@ public record ArrayStatus(
             }
         }
         return null;
-    }
-
-    /** A copy with other members, state words recomputed; for implementations and test twins. */
-    public ArrayStatus withMembers(List<MemberStatus> newMembers, boolean clean) {
-        List<MemberStatus> ms = new ArrayList<>(newMembers);
-        return new ArrayStatus(name, setName, uuid, level, layout, chunkKib, raidDisks, arraySizeKib,
-                componentSizeKib, ArrayState.derive(clean, raidDisks, ms, sync), readOnly, events, creationTime,
-                updateTime, bitmap, ms, sync, mismatchCount, cluster);
     }
 }

@@ -153,11 +153,6 @@ public final class ControlServer implements AutoCloseable {
         return socket;
     }
 
-    /** Connections open right now. */
-    public int connections() {
-        return clients.size();
-    }
-
     /**
      * A socket file at {@code path} is left alone if a daemon answers on it, removed if nothing does
      * (the daemon that made it died without cleaning up), and refused if it is not a socket at all.
