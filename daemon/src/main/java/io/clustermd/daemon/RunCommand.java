@@ -4,6 +4,8 @@ import ch.qos.logback.classic.LoggerContext;
 import io.clustermd.daemon.array.ArrayBlockBackend;
 import io.clustermd.daemon.array.ArrayControlAdapter;
 import io.clustermd.daemon.array.FaultSwitchboard;
+import io.clustermd.daemon.array.MemberPresenceWatch;
+import io.clustermd.md.io.FileMemberDevice;
 import io.clustermd.daemon.control.ControlServer;
 import io.clustermd.md.array.SlotBitmapOps;
 import io.clustermd.md.MdFormatException;
@@ -152,11 +154,12 @@ public final class RunCommand implements Callable<Integer> {
         ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(1,
                 Thread.ofPlatform().name("md-daemon").daemon().factory());
         FaultSwitchboard faults = faultDir == null ? null : new FaultSwitchboard(faultDir, scheduler);
+        MemberPresenceWatch presence = new MemberPresenceWatch(scheduler, 2000);
         List<MemberDevice> devices = new ArrayList<>();
         MdArray array;
         try {
             for (AssemblyPlan.Planned p : plan.members()) {
-                devices.add(open(Path.of(p.metadata().device()), io, faults));
+                devices.add(open(Path.of(p.metadata().device()), io, faults, presence));
             }
             BitmapOps bitmap = SlotBitmapOps.forArray(plan, devices, 0);
             array = MdArray.start(plan, devices, bitmap, new MdArray.Settings(arrayName, InstantSource.system(),
@@ -176,11 +179,12 @@ public final class RunCommand implements Callable<Integer> {
                     .export(new NbdExport(arrayName, "clustermd array " + arrayName, new ArrayBlockBackend(array)));
             listeners.forEach(builder::listen);
             server = builder.start();
+            presence.attach(array);
             nbdServer = server;
             mdArray = array;
             // clusterctl stop: stop serving and stop the array before answering; exit after the answer.
             controlServer = ControlServer.start(controlPath, new ArrayControlAdapter(array,
-                    path -> open(path, io, faults), this::stopServing, 5), stopRequested::countDown);
+                    path -> open(path, io, faults, presence), this::stopServing, 5), stopRequested::countDown);
         } catch (IOException | RuntimeException e) {
             array.stop();
             return fail("cannot listen: " + e.getMessage());
@@ -235,8 +239,10 @@ public final class RunCommand implements Callable<Integer> {
         log.info("stopped cleanly");
     }
 
-    private MemberDevice open(Path path, ExecutorService io, FaultSwitchboard faults) throws IOException {
-        MemberDevice device = MemberDevices.open(path, !buffered, io);
+    private MemberDevice open(Path path, ExecutorService io, FaultSwitchboard faults, MemberPresenceWatch presence)
+            throws IOException {
+        FileMemberDevice device = MemberDevices.open(path, !buffered, io);
+        presence.watch(device.name(), device);
         if (faults == null) {
             return device;
         }

@@ -34,6 +34,23 @@ class SingleNodeDaemonTest {
     @TempDir
     Path dir;
 
+    private final List<Path> created = new ArrayList<>();
+
+    /** After every scenario the system's mdadm reads each member exactly as clusterctl does. */
+    @org.junit.jupiter.api.AfterEach
+    void mdadmAgreesWithClusterctl() {
+        for (Path p : created) {
+            if (!Files.exists(p)) {
+                continue;
+            }
+            Processes.Result mdadm = Processes.run(List.of("mdadm", "--examine", p.toString()));
+            StringWriter ours = new StringWriter();
+            ClusterCtl.run(new String[] {"examine", p.toString()}, new PrintWriter(ours),
+                    new PrintWriter(new StringWriter()));
+            assertThat(ours.toString().lines().toList()).as("examine of %s", p).isEqualTo(mdadm.lines());
+        }
+    }
+
     private List<Path> create(String name, int members, long size, String... extra) {
         List<Path> paths = MemberFiles.sparse(dir, name + "-", members, size);
         List<String> args = new ArrayList<>(List.of("create", "--level=1", "--raid-devices=" + members,
@@ -43,6 +60,7 @@ class SingleNodeDaemonTest {
         StringWriter err = new StringWriter();
         int rc = ClusterCtl.run(args.toArray(String[]::new), new PrintWriter(new StringWriter()), new PrintWriter(err));
         assertThat(rc).as(err.toString()).isZero();
+        created.addAll(paths);
         return paths;
     }
 
@@ -163,6 +181,51 @@ class SingleNodeDaemonTest {
             assertThat(Files.mismatch(in, out)).isEqualTo(-1);
             assertThat(d.status().get("members").get(0).get("state").asText()).isEqualTo("faulty");
             assertThat(d.logText()).contains("member marked faulty");
+        }
+    }
+
+    @Test
+    void memberFileDeleted_whileRunning_isFailed() throws Exception {
+        List<Path> members = create("deleted", 2, 96 * MIB);
+        Path in = randomFile("in.bin", 4 * MIB, 6);
+        try (Daemon d = Daemon.start(dir, "deleted", members)) {
+            Files.delete(members.get(1));
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+                    .until(() -> d.status().get("members").get(1).get("state").asText().equals("faulty"));
+            assertThat(d.logText()).contains("no longer names the member");
+            Processes.check(List.of("nbdcopy", in.toString(), d.nbdUri()));
+            Path out = dir.resolve("out.bin");
+            readArray(d, 4 * MIB, out);
+            assertThat(Files.mismatch(in, out)).isEqualTo(-1);
+            assertThat(d.terminate()).isZero();
+        }
+    }
+
+    @Test
+    void memberOnAFullDisk_isFailedAndNoWriteIsLost() throws Exception {
+        Path small = Files.createDirectories(dir.resolve("small-fs"));
+        Processes.check(List.of("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", small.toString()));
+        try {
+            Path a = MemberFiles.sparse(dir, "full-a", 1, 96 * MIB).get(0);
+            Path b = MemberFiles.sparse(small, "full-b", 1, 96 * MIB).get(0); // sparse: 96 MiB on an 8 MiB disk
+            StringWriter err = new StringWriter();
+            assertThat(ClusterCtl.run(new String[] {"create", "--level=1", "--raid-devices=2", "--bitmap=internal",
+                    "--assume-clean", "--name=full", a.toString(), b.toString()}, new PrintWriter(new StringWriter()),
+                    new PrintWriter(err))).as(err.toString()).isZero();
+            created.add(a);
+            Path in = randomFile("in.bin", 32 * MIB, 7);
+            try (Daemon d = Daemon.start(dir, "full", List.of(a, b))) {
+                Processes.check(List.of("nbdcopy", in.toString(), d.nbdUri()));
+                assertThat(d.status().get("members").get(1).get("state").asText()).isEqualTo("faulty");
+                assertThat(d.logText()).contains("No space left on device");
+                Path out = dir.resolve("out.bin");
+                readArray(d, 32 * MIB, out);
+                assertThat(Files.mismatch(in, out)).isEqualTo(-1);
+                assertThat(d.terminate()).isZero();
+            }
+            assertThat(dataArea(a, 32 * MIB)).isEqualTo(Files.readAllBytes(in));
+        } finally {
+            Processes.run(List.of("umount", small.toString()));
         }
     }
 
