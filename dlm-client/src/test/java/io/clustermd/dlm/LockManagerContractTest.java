@@ -364,6 +364,7 @@ public abstract class LockManagerContractTest {
 
     @Test
     void lvb_notWrittenFromModesBelowPw_norWithoutValblk() {
+        LockHandle keeper = held(node(2), "r", LockMode.NL); // keeps the resource, and so its LVB
         LockHandle w = held(node(0), "r", LockMode.EX);
         w.setLvb(lvb("orig"));
         done(w.unlock(LockFlag.VALBLK));
@@ -382,6 +383,17 @@ public abstract class LockManagerContractTest {
     }
 
     @Test
+    void lvb_lastLockReleased_lvbIsForgottenAndReadsAsZeros() {
+        LockHandle w = held(node(0), "r", LockMode.EX);
+        w.setLvb(lvb("gone"));
+        done(w.unlock(LockFlag.VALBLK));
+        // Nobody holds the resource now: the DLM drops it with its LVB.
+        LockResult r = done(node(1).newLock("r").lock(LockMode.PR, LockFlag.VALBLK));
+        assertThat(r.lvb()).isEqualTo(new byte[Lvb.LENGTH]);
+        assertThat(r.valNotValid()).isFalse();
+    }
+
+    @Test
     void lvb_readWithoutValblk_returnsNoLvb() {
         LockHandle w = held(node(0), "r", LockMode.EX);
         w.setLvb(lvb("x"));
@@ -394,6 +406,7 @@ public abstract class LockManagerContractTest {
 
     @Test
     void lvb_pwToExConversion_readsAndExToExWrites() {
+        LockHandle keeper = held(node(2), "r", LockMode.NL);
         LockHandle w = held(node(0), "r", LockMode.EX);
         w.setLvb(lvb("first"));
         done(w.unlock(LockFlag.VALBLK));
@@ -409,6 +422,7 @@ public abstract class LockManagerContractTest {
 
     @Test
     void lvb_invalidatedWithIvvalblk_isReportedValNotValidUntilRewritten() {
+        LockHandle keeper = held(node(2), "r", LockMode.NL);
         LockHandle a = held(node(0), "r", LockMode.EX);
         a.setLvb(lvb("good"));
         done(a.convert(LockMode.EX, LockFlag.VALBLK));

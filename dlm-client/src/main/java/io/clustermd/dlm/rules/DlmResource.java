@@ -91,7 +91,7 @@ public final class DlmResource {
     public final List<LockEntry> converting = new ArrayList<>();
     /** New requests waiting, FIFO. */
     public final List<LockEntry> waiting = new ArrayList<>();
-    /** The resource LVB, {@code null} until first written ({@code res_lvbptr}). */
+    /** The resource LVB, {@code null} until first written and after the last lock left ({@code res_lvbptr}). */
     public byte[] lvb;
     /** RSB_VALNOTVALID: a PW/EX holder died or IVVALBLK was used since the LVB was last written. */
     public boolean lvbInvalid;
@@ -217,6 +217,7 @@ public final class DlmResource {
         e.rqmode = null;
         // 2. Whoever releases runs the grant pass.
         grantPending(events);
+        dropLvbIfUnused();
         return Outcome.UNLOCKED;
     }
 
@@ -235,6 +236,7 @@ public final class DlmResource {
         }
         // 2. A request that blocked others' way through the queue is gone: grant pass.
         grantPending(events);
+        dropLvbIfUnused();
         return Outcome.CANCELLED;
     }
 
@@ -260,11 +262,24 @@ public final class DlmResource {
         }
         if (removed > 0) {
             grantPending(events);
+            dropLvbIfUnused();
         }
         return removed;
     }
 
     // ---- the rules ------------------------------------------------------------------------
+
+    /**
+     * The value block lives only as long as some lock is on the resource: when the last one goes,
+     * the resource and its LVB are forgotten (the kernel frees the LVB of an unused resource; a
+     * later reader gets zeros). md-cluster keeps NL locks on every resource whose LVB matters.
+     */
+    private void dropLvbIfUnused() {
+        if (isUnused()) {
+            lvb = null;
+            lvbInvalid = false;
+        }
+    }
 
     /** fs/dlm/lock.c {@code _can_be_granted}; {@code now} = at request time, not in a grant pass. */
     private boolean canBeGranted(LockEntry e, boolean now) {
@@ -320,8 +335,9 @@ public final class DlmResource {
         int op = LVB_OPS[row][e.rqmode.value()];
         e.lvbOut = null;
         if ((e.flags & VALBLK) != 0 || (e.flags & IVVALBLK) != 0) {
-            if (op == 1 && (e.flags & VALBLK) != 0 && lvb != null) {
-                e.lvbOut = lvb.clone();
+            if (op == 1 && (e.flags & VALBLK) != 0) {
+                // A resource whose LVB was never written (or was dropped) reads as zeros.
+                e.lvbOut = lvb != null ? lvb.clone() : new byte[Lvb.LENGTH];
             } else if (op == 0) {
                 if ((e.flags & IVVALBLK) != 0) {
                     lvbInvalid = true;
