@@ -8,13 +8,13 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** Facts about this machine that mdadm uses as defaults: host name, corosync cluster name. */
-final class Host {
+public final class Host {
 
     private Host() {
     }
 
     /** mdadm's default homehost: the kernel host name. */
-    static String hostname() {
+    public static String hostname() {
         try {
             String h = Files.readString(Path.of("/proc/sys/kernel/hostname")).trim();
             if (!h.isEmpty()) {

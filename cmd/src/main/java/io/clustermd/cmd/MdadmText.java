@@ -7,8 +7,8 @@ import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 
-/** mdadm's number and date formatting (util.c {@code human_size}, C {@code ctime}), reproduced exactly. */
-final class MdadmText {
+/** mdadm's number and date formatting (util.c {@code human_size}, C {@code ctime}), reproduced exactly; shared by the offline and online commands. */
+public final class MdadmText {
 
     private static final DateTimeFormatter CTIME =
             DateTimeFormatter.ofPattern("EEE MMM ppd HH:mm:ss yyyy", Locale.ROOT);
@@ -20,7 +20,7 @@ final class MdadmText {
      * {@code human_size(bytes)}: empty below 5000 KiB, else " (x.xx MiB y.yy MB)", GiB/GB from
      * 2 GiB, TiB/TB from 2 TiB; centi-units rounded half up with mdadm's integer arithmetic.
      */
-    static String humanSize(long bytes) {
+    public static String humanSize(long bytes) {
         if (bytes < 5000L * 1024) {
             return "";
         }
@@ -40,7 +40,7 @@ final class MdadmText {
     }
 
     /** {@code printf("%.24s", ctime(&t))} with md's 40-bit seconds, in the local time zone. */
-    static String ctime(long mdTime, ZoneId zone) {
+    public static String ctime(long mdTime, ZoneId zone) {
         long seconds = mdTime & 0xFFFFFFFFFFL;
         return CTIME.format(Instant.ofEpochSecond(seconds).atZone(zone));
     }

@@ -22,7 +22,7 @@ public final class DetailCommand extends OnlineCommand {
             printJson(s);
             return 0;
         }
-        String host = homehost == null ? LocalHost.name() : homehost;
+        String host = homehost == null ? io.clustermd.cmd.Host.hostname() : homehost;
         DetailFormat.detail(s, host, ZoneId.systemDefault()).forEach(out()::println);
         out().flush();
         return 0;

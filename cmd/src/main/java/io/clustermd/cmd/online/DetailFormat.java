@@ -30,10 +30,10 @@ public final class DetailFormat {
         List<String> l = new ArrayList<>();
         l.add(MdstatFormat.deviceName(s) + ":");
         l.add("           Version : 1.2");
-        l.add("     Creation Time : " + MdText.ctime(s.creationTime(), zone));
+        l.add("     Creation Time : " + io.clustermd.cmd.MdadmText.ctime(s.creationTime(), zone));
         l.add("        Raid Level : " + s.level());
-        l.add("        Array Size : " + s.arraySizeKib() + MdText.humanSize(s.arraySizeKib() * 1024));
-        l.add("     Used Dev Size : " + s.componentSizeKib() + MdText.humanSize(s.componentSizeKib() * 1024));
+        l.add("        Array Size : " + s.arraySizeKib() + io.clustermd.cmd.MdadmText.humanSize(s.arraySizeKib() * 1024));
+        l.add("     Used Dev Size : " + s.componentSizeKib() + io.clustermd.cmd.MdadmText.humanSize(s.componentSizeKib() * 1024));
         l.add("      Raid Devices : " + s.raidDisks());
         l.add("     Total Devices : " + s.members().size());
         l.add("       Persistence : Superblock is persistent");
@@ -42,7 +42,7 @@ public final class DetailFormat {
             l.add("     Intent Bitmap : " + (s.cluster() != null ? "Internal(Clustered)" : "Internal"));
             l.add("");
         }
-        l.add("       Update Time : " + MdText.ctime(s.updateTime(), zone));
+        l.add("       Update Time : " + io.clustermd.cmd.MdadmText.ctime(s.updateTime(), zone));
         l.add("             State : " + stateLine(s) + " ");
         l.add("    Active Devices : " + s.activeDevices());
         if (s.workingDevices() > 0) {

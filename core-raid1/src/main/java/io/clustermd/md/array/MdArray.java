@@ -164,6 +164,11 @@ public final class MdArray implements AutoCloseable {
         return stopping;
     }
 
+    /** No request in flight: md's array_state "clean" (what mdadm --detail shows for an idle array). */
+    public boolean idle() {
+        return inflight.get() == 0;
+    }
+
     /** Bytes of foreground I/O so far (the resync throttle watches it). */
     long foregroundBytes() {
         return foregroundBytes.get();

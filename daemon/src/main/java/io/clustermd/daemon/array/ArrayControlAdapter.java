@@ -75,12 +75,14 @@ public final class ArrayControlAdapter implements ArrayControl {
         long total = p.totalBytes() / 512;
         SyncStatus sync = action == SyncAction.IDLE ? SyncStatus.idle()
                 : SyncStatus.running(action, Math.min(p.doneBytes() / 512, total), total, p.bytesPerSecond() / 1024);
-        BitmapStatus bitmap = s.bitmapPages() == 0 ? null : new BitmapStatus(s.bitmapChunkBytes(),
-                BitmapStatus.pagesFor(s.componentBytes() / Math.max(1, s.bitmapChunkBytes()) + 1),
-                BitmapStatus.pagesFor(s.componentBytes() / Math.max(1, s.bitmapChunkBytes()) + 1),
-                (s.arrayBytes() + s.bitmapChunkBytes() - 1) / s.bitmapChunkBytes(), s.dirtyChunks(),
-                daemonSleepSeconds);
-        boolean clean = sb.resyncOffset() == MdSuperblock.MAX_SECTOR;
+        BitmapStatus bitmap = null;
+        if (s.bitmapPages() > 0) {
+            long chunks = (s.arrayBytes() + s.bitmapChunkBytes() - 1) / s.bitmapChunkBytes();
+            bitmap = new BitmapStatus(s.bitmapChunkBytes(), BitmapStatus.pagesFor(chunks),
+                    BitmapStatus.pagesFor(chunks), chunks, s.dirtyChunks(), daemonSleepSeconds);
+        }
+        // md's array_state: clean while no write is in flight (safemode), active otherwise.
+        boolean clean = array.idle() && p.action() == SyncEngine.Action.IDLE;
         return new ArrayStatus(s.name(), sb.name(), MdSuperblock.mdadmUuid(sb.setUuid()),
                 sb.level() == 10 ? "raid10" : "raid1", sb.level() == 10 ? sb.layout() : null,
                 sb.level() == 10 ? sb.chunkSize() / 2 : null, sb.raidDisks(), s.arrayBytes() / 1024,
