@@ -63,8 +63,8 @@ import java.util.function.Function;
  * <p>Rules: (1) a resource znode changes only by compare-and-set on its version, in a multi-op
  * that also checks this node's member znode exists, so a node whose session is gone can never
  * change a queue; (2) every change runs the DLM grant pass of {@link DlmResource} (so whoever
- * releases or down-converts grants the waiters); (3) holders and waiters watch the lockspace
- * (persistent recursive watch) and learn grants and blocking callbacks from the new state;
+ * releases or down-converts grants the waiters); (3) holders and waiters watch the resource znodes
+ * they have locks on (persistent watches) and learn grants and blocking callbacks from the new state;
  * (4) a node whose member znode vanished (session expired) is purged from every queue after the
  * fencing grace, LVBs it held PW/EX becoming VALNOTVALID; (5) a node that loses its connection
  * fences itself (listeners' {@code selfFenced}) a margin before its session could expire on the
@@ -236,8 +236,6 @@ public final class ZkLockManager implements LockManager {
                 } catch (KeeperException.NodeExistsException e) {
                     // joined an existing lockspace
                 }
-                client.watchers().add().withMode(AddWatchMode.PERSISTENT_RECURSIVE).usingWatcher(lockspaceWatcher)
-                        .forPath(path);
                 scanLockspace(name);
                 return null;
             });
@@ -561,6 +559,17 @@ public final class ZkLockManager implements LockManager {
 
     // ---- lock operations (I/O thread) -------------------------------------------------------
 
+    /**
+     * The first lock of this node on a resource: watch that resource's znode (a persistent watch,
+     * which the client renews by itself after a reconnection). Queued on the I/O thread ahead of
+     * any request on the lock, so no change after the request can be missed. Only resources this
+     * node has locks on are watched: nodes are not woken by each other's unrelated locks.
+     */
+    void watchResource(ZkLockspace ls, String resource) {
+        ioExecute(() -> client.watchers().add().withMode(AddWatchMode.PERSISTENT).usingWatcher(lockspaceWatcher)
+                .forPath(ls.path(resource)));
+    }
+
     void sendLock(ZkLockspace ls, ZkLockHandle h, Op op) {
         Incarnation i = ls.incarnation;
         ioExecute(() -> {
@@ -671,10 +680,12 @@ public final class ZkLockManager implements LockManager {
                         }
                     }
                 }
-                try {
-                    client.watchers().remove(lockspaceWatcher).forPath(ls.path());
-                } catch (Exception e) {
-                    LOG.debug("removing watch of {}: {}", ls.path(), e.toString());
+                for (String resource : ls.resourcesWithHandles()) {
+                    try {
+                        client.watchers().remove(lockspaceWatcher).forPath(ls.path(resource));
+                    } catch (Exception e) {
+                        LOG.debug("removing watch of {}: {}", ls.path(resource), e.toString());
+                    }
                 }
                 return null;
             });

@@ -50,7 +50,14 @@ final class ZkLockspace extends AbstractLockspace {
         Names.resource(resource);
         checkUsable();
         ZkLockHandle h = new ZkLockHandle(this, manager, resource, manager.lockIds.incrementAndGet(), blocking);
-        handles.computeIfAbsent(resource, k -> new CopyOnWriteArrayList<>()).add(h);
+        boolean[] first = new boolean[1];
+        handles.computeIfAbsent(resource, k -> {
+            first[0] = true;
+            return new CopyOnWriteArrayList<>();
+        }).add(h);
+        if (first[0]) {
+            manager.watchResource(this, resource);
+        }
         return h;
     }
 
