@@ -285,6 +285,17 @@ public abstract class LockManagerContractTest {
     }
 
     @Test
+    void convert_cwToPr_grantsWaitersTheOldModeBlocked() {
+        // CW->PR is no down-conversion, yet the PR waiter was blocked only by the CW.
+        LockHandle a = held(node(0), "r", LockMode.CW);
+        LockHandle b = node(1).newLock("r");
+        CompletableFuture<LockResult> bPr = b.lock(LockMode.PR);
+        assertStillWaiting(bPr);
+        assertThat(done(a.convert(LockMode.PR)).granted()).isTrue();
+        assertThat(done(bPr).granted()).isTrue();
+    }
+
+    @Test
     void convert_upWhenCompatible_isGrantedAtOnce() {
         LockHandle a = held(node(0), "r", LockMode.NL);
         LockHandle b = held(node(1), "r", LockMode.CR);

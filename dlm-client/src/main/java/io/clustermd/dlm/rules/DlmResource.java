@@ -157,15 +157,13 @@ public final class DlmResource {
         e.flags = flags;
         e.reqSeq = reqSeq;
         e.lvbIn = lvbIn == null ? null : lvbIn.clone();
-        boolean down = e.grmode.isDownConversionTo(mode);
         // 1. Rule 6-3: a conversion compatible with every other granted lock is granted at once
         //    (QUECVT asks to line up behind conversions already waiting instead).
         if (canBeGranted(e, true)) {
             grant(e);
-            // 2. A lower mode may unblock others: run the grant pass.
-            if (down) {
-                grantPending(events);
-            }
+            // 2. The old mode may have blocked others, and not only on a down-conversion (CW->PR
+            //    lets PR waiters in): run the grant pass, as do_convert_effects does.
+            grantPending(events);
             return Outcome.GRANTED;
         }
         // 3. NOQUEUE: refuse without queueing.
