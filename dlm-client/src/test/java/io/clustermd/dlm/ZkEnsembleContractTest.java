@@ -33,7 +33,7 @@ class ZkEnsembleContractTest extends LockManagerContractTest {
         ensemble.start();
         for (int i = 1; i <= 3; i++) {
             ZkLockManager m = ZkLockManager.start(ZkLockManagerConfig.of(ensemble.getConnectString(), "/ensemble", "node" + i)
-                    .withTimings(Duration.ofSeconds(15), Duration.ofSeconds(2), Duration.ofMillis(500)));
+                    .withTimings(Duration.ofSeconds(30), Duration.ofSeconds(2), Duration.ofMillis(500)));
             m.addListener(new LockManagerListener() {
                 @Override
                 public void selfFenced(String reason) {
