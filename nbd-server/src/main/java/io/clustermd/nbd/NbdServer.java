@@ -211,6 +211,9 @@ public final class NbdServer implements AutoCloseable {
             };
         }
         sb.channel(cls).option(ChannelOption.SO_BACKLOG, 1024);
+        // Start socket reads large enough for a request header plus a typical WRITE payload, so a
+        // 4 KiB write is not split over two reads (and two trips round the event loop).
+        sb.childOption(ChannelOption.RCVBUF_ALLOCATOR, new io.netty.channel.AdaptiveRecvByteBufAllocator(4096, 65536, 1 << 20));
         if (tcp) {
             sb.childOption(ChannelOption.TCP_NODELAY, true);
             sb.option(ChannelOption.SO_REUSEADDR, true);
