@@ -263,25 +263,38 @@ public final class MdArray implements AutoCloseable {
 
     /** FLUSH: fdatasync on every member that takes writes. */
     public CompletableFuture<Void> flush() {
-        List<ArrayMember> targets = writableMembers();
+        return tracked(onMembers(writableMembers(), m -> m.device.flush(), "flush", true));
+    }
+
+    /**
+     * Runs {@code op} on every target in parallel; members whose op fails are failed (md_error).
+     * Fails only when no target succeeded. {@code awaitFailures}: complete only once the superblocks
+     * recording the failures are written (false where that write could wait on this very call).
+     */
+    private CompletableFuture<Void> onMembers(List<ArrayMember> targets,
+                                              Function<ArrayMember, CompletableFuture<Void>> op, String what,
+                                              boolean awaitFailures) {
         List<CompletableFuture<Boolean>> results = new ArrayList<>();
         for (ArrayMember m : targets) {
-            results.add(m.device.flush().handle((v, e) -> e == null));
+            results.add(op.apply(m).handle((v, e) -> e == null));
         }
-        return tracked(CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).thenCompose(v -> {
+        return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).thenCompose(v -> {
             List<ArrayMember> failed = new ArrayList<>();
             for (int i = 0; i < targets.size(); i++) {
                 if (!results.get(i).join()) {
                     failed.add(targets.get(i));
                 }
             }
+            if (failed.isEmpty()) {
+                return CompletableFuture.completedFuture(null);
+            }
             if (failed.size() == targets.size()) {
                 return CompletableFuture.failedFuture(new ArrayIoException(
-                        "flush failed on every member " + names(failed), null));
+                        what + " failed on every member " + names(failed), null));
             }
-            return failed.isEmpty() ? CompletableFuture.completedFuture(null)
-                    : failMembers(failed, "flush failed");
-        }));
+            CompletableFuture<Void> failing = failMembers(failed, what + " failed");
+            return awaitFailures ? failing : CompletableFuture.completedFuture(null);
+        });
     }
 
     private boolean inRange(long offset, long length) {
@@ -770,28 +783,12 @@ public final class MdArray implements AutoCloseable {
                 images.add(MdSuperblockCodec.encode(sb));
             }
         }
-        List<CompletableFuture<Boolean>> results = new ArrayList<>();
+        List<ByteBuffer> buffers = new ArrayList<>();
         for (int i = 0; i < targets.size(); i++) {
-            ArrayMember m = targets.get(i);
-            ByteBuffer padded = padToBlock(m, images.get(i));
-            results.add(m.device.write(padded, MdSuperblock.SUPER_OFFSET_1_2 * 512, true).handle((v, e) -> e == null));
+            buffers.add(padToBlock(targets.get(i), images.get(i)));
         }
-        return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).thenCompose(v -> {
-            List<ArrayMember> failed = new ArrayList<>();
-            for (int i = 0; i < targets.size(); i++) {
-                if (!results.get(i).join()) {
-                    failed.add(targets.get(i));
-                }
-            }
-            if (failed.isEmpty()) {
-                return CompletableFuture.completedFuture(null);
-            }
-            if (failed.size() == targets.size()) {
-                return CompletableFuture.failedFuture(new ArrayIoException(
-                        "superblock update failed on every member " + names(failed), null));
-            }
-            return failMembers(failed, "superblock write failed");
-        });
+        return onMembers(targets, m -> m.device.write(buffers.get(targets.indexOf(m)),
+                MdSuperblock.SUPER_OFFSET_1_2 * 512, true), "superblock update", true);
     }
 
     /** The superblock image padded to the device's alignment with what follows it on disk preserved as zero. */
@@ -809,27 +806,9 @@ public final class MdArray implements AutoCloseable {
      * next_active_rdev). Members that fail it are failed; it fails only when no member took it.
      */
     private CompletableFuture<Void> writeBitmapPage(long byteOffset, ByteBuffer page) {
-        List<ArrayMember> targets = writableMembers();
-        List<CompletableFuture<Boolean>> results = new ArrayList<>();
-        for (ArrayMember m : targets) {
-            results.add(m.device.write(page.duplicate(), byteOffset, true).handle((v, e) -> e == null));
-        }
-        return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).thenCompose(v -> {
-            List<ArrayMember> failed = new ArrayList<>();
-            for (int i = 0; i < targets.size(); i++) {
-                if (!results.get(i).join()) {
-                    failed.add(targets.get(i));
-                }
-            }
-            if (failed.size() == targets.size()) {
-                return CompletableFuture.failedFuture(new ArrayIoException(
-                        "bitmap write failed on every member " + names(failed), null));
-            }
-            if (!failed.isEmpty()) {
-                failMembers(failed, "bitmap write failed"); // async: the page is durable on the others
-            }
-            return CompletableFuture.completedFuture(null);
-        });
+        // The failure's superblock update may need this very page again: do not wait for it here.
+        return onMembers(writableMembers(), m -> m.device.write(page.duplicate(), byteOffset, true), "bitmap write",
+                false);
     }
 
     private void bitmapDaemonPass() {
