@@ -21,6 +21,11 @@ public final class ClusterMd implements Runnable {
     }
 
     public static void main(String[] args) {
+        // Netty's leak detector samples stack traces on the data path; the tests run it at paranoid,
+        // the daemon runs without it unless asked (-Dio.netty.leakDetection.level=...).
+        if (System.getProperty("io.netty.leakDetection.level") == null) {
+            System.setProperty("io.netty.leakDetection.level", "disabled");
+        }
         System.exit(new CommandLine(new ClusterMd()).execute(args));
     }
 

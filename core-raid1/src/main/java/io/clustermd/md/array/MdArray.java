@@ -56,6 +56,7 @@ public final class MdArray implements AutoCloseable {
     private final ScheduledFuture<?> bitmapDaemon;
     private CompletableFuture<Void> superblockChain = CompletableFuture.completedFuture(null); // guarded by this
     private volatile boolean stopping;
+    private volatile boolean degraded;
     private volatile boolean stopped;
 
     /** Settings of a running array. */
@@ -87,6 +88,9 @@ public final class MdArray implements AutoCloseable {
             if (m.slot >= 0 && m.state != MemberState.FAULTY) {
                 slots[m.slot] = m;
             }
+        }
+        synchronized (this) {
+            refreshDegraded();
         }
         this.sync = new SyncEngine(this, settings.speedLimitMinKiB(), settings.speedLimitMaxKiB());
         if (bitmap instanceof SlotBitmapOps slotBitmap) {
@@ -192,16 +196,24 @@ public final class MdArray implements AutoCloseable {
         }
     }
 
-    /** True when fewer than raid_disks members are in sync (md's degraded). */
+    /**
+     * True when fewer than raid_disks members are in sync (md's degraded). Read on every write
+     * completion, so it is a volatile flag recomputed whenever a member changes state.
+     */
     public boolean degraded() {
-        synchronized (this) {
-            for (ArrayMember m : slots) {
-                if (m == null || m.state != MemberState.IN_SYNC) {
-                    return true;
-                }
+        return degraded;
+    }
+
+    /** Recomputes {@link #degraded}; call under this object's lock after any member state change. */
+    private void refreshDegraded() {
+        boolean d = false;
+        for (ArrayMember m : slots) {
+            if (m == null || m.state != MemberState.IN_SYNC) {
+                d = true;
+                break;
             }
-            return false;
         }
+        degraded = d;
     }
 
     // ------------------------------------------------------------------ requests
@@ -513,6 +525,7 @@ public final class MdArray implements AutoCloseable {
                 }
                 changed = true;
             }
+            refreshDegraded();
         }
         sync.memberFailed();
         return changed ? updateSuperblocks() : CompletableFuture.completedFuture(null);
@@ -537,6 +550,7 @@ public final class MdArray implements AutoCloseable {
             m.state = MemberState.IN_SYNC;
             m.recoveryOffset = componentBytes;
             m.bitmapRecovery = false;
+            refreshDegraded();
             LOG.log(System.Logger.Level.INFO, "{0}: recovery complete, member in sync in slot {1}", m.name(), m.slot);
         }
         return updateSuperblocks();
@@ -593,6 +607,7 @@ public final class MdArray implements AutoCloseable {
             if (freeSlot >= 0) {
                 slots[freeSlot] = added;
             }
+            refreshDegraded();
             LOG.log(System.Logger.Level.INFO, "{0}: added as {1}{2}", device.name(),
                     state == MemberState.SPARE ? "spare" : "slot " + freeSlot,
                     added.bitmapRecovery ? " (bitmap-based recovery)" : state == MemberState.REBUILDING
