@@ -7,7 +7,6 @@ import io.clustermd.bitmap.BitmapSuperblockCodec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.InstantSource;
@@ -317,18 +316,12 @@ public final class ArrayCreator {
         List<Probe> probes = new ArrayList<>();
         Map<Object, Path> seen = new HashMap<>();
         for (Path path : o.members()) {
-            if (!Files.exists(path)) {
-                throw new MdFormatException(path + ": no such file or device (create member files first, e.g."
-                        + " 'truncate -s 1G " + path + "')");
+            try {
+                io.clustermd.md.io.MemberDevices.check(path, false); // type, access, read-only, empty
+            } catch (IOException e) {
+                throw new MdFormatException(e.getMessage(), e);
             }
-            boolean block = MemberDevices.isBlockDevice(path);
-            if (!block && !Files.isRegularFile(path)) {
-                throw new MdFormatException(path + ": not a regular file or block device");
-            }
-            if (!Files.isReadable(path) || !Files.isWritable(path)) {
-                throw new MdFormatException(path + ": not readable and writable by this user");
-            }
-            Object id = MemberDevices.identity(path);
+            Object id = MemberPaths.identity(path);
             Path earlier = seen.putIfAbsent(id, path);
             if (earlier != null) {
                 throw new MdFormatException(path + ": given twice (same file or device as " + earlier + ")");

@@ -36,7 +36,7 @@ public final class MemberMetadataReader {
         if (!Files.exists(path)) {
             throw new NoSuchFileException(device, null, "no such file or device");
         }
-        if (!Files.isRegularFile(path) && !MemberDevices.isBlockDevice(path)) {
+        if (!Files.isRegularFile(path) && !MemberPaths.isBlockDevice(path)) {
             throw new MdFormatException(device + ": not a regular file or block device");
         }
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {

@@ -100,7 +100,7 @@ class ArrayCreatorTest {
                 "given twice");
         assertRefusedUntouched(options(1, 2, BitmapKind.CLUSTERED, List.of(members.get(0), small.get(0))),
                 "too small");
-        assertRefusedUntouched(options(1, 2, BitmapKind.CLUSTERED, List.of(members.get(0), zero)), "too small");
+        assertRefusedUntouched(options(1, 2, BitmapKind.CLUSTERED, List.of(members.get(0), zero)), "is empty");
         assertRefusedUntouched(options(1, 2, BitmapKind.CLUSTERED, List.of(members.get(0), dir.resolve("nope"))),
                 "no such file");
         assertRefusedUntouched(options(1, 3, BitmapKind.CLUSTERED, members.subList(0, 2)), "enough devices");

@@ -163,7 +163,7 @@ public final class RunCommand implements Callable<Integer> {
             }
             BitmapOps bitmap = SlotBitmapOps.forArray(plan, devices, 0);
             array = MdArray.start(plan, devices, bitmap, new MdArray.Settings(arrayName, InstantSource.system(),
-                    scheduler, new LocalClusterOperations(), speedLimitMin, speedLimitMax));
+                    new java.security.SecureRandom(), scheduler, new LocalClusterOperations(), speedLimitMin, speedLimitMax));
         } catch (MdFormatException | IOException e) {
             devices.forEach(MemberDevice::close);
             io.shutdown();

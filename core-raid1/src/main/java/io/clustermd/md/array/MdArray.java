@@ -20,6 +20,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
+import java.util.random.RandomGenerator;
 
 /**
  * A running array: md's {@code struct mddev} with the raid1/raid10 request paths. Requests arrive
@@ -45,6 +46,7 @@ public final class MdArray implements AutoCloseable {
     private final BitmapOps bitmap;
     private final ClusterOperations cluster;
     private final InstantSource clock;
+    private final RandomGenerator random;
     private final List<ArrayMember> members = new ArrayList<>(); // guarded by this
     private final ArrayMember[] slots;                           // guarded by this for writes; volatile-ish reads
     private final long componentBytes;
@@ -60,11 +62,13 @@ public final class MdArray implements AutoCloseable {
     private volatile boolean stopped;
 
     /** Settings of a running array. */
-    public record Settings(String name, InstantSource clock, ScheduledExecutorService scheduler,
-                           ClusterOperations cluster, long speedLimitMinKiB, long speedLimitMaxKiB) {
+    public record Settings(String name, InstantSource clock, RandomGenerator random,
+                           ScheduledExecutorService scheduler, ClusterOperations cluster, long speedLimitMinKiB,
+                           long speedLimitMaxKiB) {
         public Settings {
             Objects.requireNonNull(name);
             Objects.requireNonNull(clock);
+            Objects.requireNonNull(random);
             Objects.requireNonNull(scheduler);
             Objects.requireNonNull(cluster);
         }
@@ -75,6 +79,7 @@ public final class MdArray implements AutoCloseable {
         this.reference = plan.reference().copy();
         this.cluster = settings.cluster();
         this.clock = settings.clock();
+        this.random = settings.random();
         this.bitmap = bitmap;
         this.componentBytes = reference.size() * 512;
         this.personality = personalityOf(reference);
@@ -158,14 +163,6 @@ public final class MdArray implements AutoCloseable {
 
     SyncBarrier barrier() {
         return barrier;
-    }
-
-    InstantSource clock() {
-        return clock;
-    }
-
-    boolean stopping() {
-        return stopping;
     }
 
     /** No request in flight: md's array_state "clean" (what mdadm --detail shows for an idle array). */
@@ -328,7 +325,7 @@ public final class MdArray implements AutoCloseable {
     private CompletableFuture<Void> guardedWrite(long offset, long length,
                                                  Function<List<Personality.Piece>, CompletableFuture<Boolean>> body) {
         if (stopping) {
-            return CompletableFuture.failedFuture(new ArrayIoException("the array is stopping", null));
+            return CompletableFuture.failedFuture(ArrayIoException.stopping());
         }
         return cluster.awaitWritable(offset, length)
                 .thenCompose(v -> barrier.enter(offset, length))
@@ -596,7 +593,7 @@ public final class MdArray implements AutoCloseable {
             } else {
                 devNumber = nextDevNumber();
                 uuid = new byte[16];
-                new java.security.SecureRandom().nextBytes(uuid);
+                random.nextBytes(uuid);
             }
             sb.devNumber(devNumber).deviceUuid(uuid).dataSize(device.sizeBytes() / 512 - reference.dataOffset());
             MemberState state = freeSlot >= 0 ? MemberState.REBUILDING : MemberState.SPARE;
@@ -874,7 +871,6 @@ public final class MdArray implements AutoCloseable {
         stopping = true;
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (inflight.get() > 0 && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
             try {
                 Thread.sleep(1);
             } catch (InterruptedException e) {

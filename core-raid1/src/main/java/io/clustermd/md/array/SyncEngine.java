@@ -273,7 +273,7 @@ public final class SyncEngine {
         boolean ok = true;
         for (long pos = from; pos < to && !stop; ) {
             long end = Math.min(to, pos + WINDOW);
-            throttle(end - from, started);
+            throttle();
             array.barrier().raise(pos, end - pos).join();
             try {
                 for (Personality.Piece piece : array.personality().map(pos, end - pos)) {
@@ -337,7 +337,7 @@ public final class SyncEngine {
     }
 
     private long compareRange(long from, long to, boolean repair, long started) {
-        throttle(to - from, started);
+        throttle();
         long found = 0;
         array.barrier().raise(from, to - from).join();
         try {
@@ -390,7 +390,7 @@ public final class SyncEngine {
     private long budgetStart;
     private long budgetBytes;
 
-    private void throttle(long bytesSoFar, long started) {
+    private void throttle() {
         long now = System.nanoTime();
         long fg = array.foregroundBytes();
         boolean busy = lastForeground >= 0 && fg != lastForeground;

@@ -85,7 +85,7 @@ class MdArrayTest {
         long componentBytes = plan.reference().size() * 512;
         MdArray array = MdArray.start(plan, devices,
                 new NoBitmapOps(MdArray.personalityOf(plan.reference()).syncBytes(componentBytes)),
-                new MdArray.Settings("t", InstantSource.system(), scheduler, new LocalClusterOperations(), 100_000,
+                new MdArray.Settings("t", InstantSource.system(), new Random(11), scheduler, new LocalClusterOperations(), 100_000,
                         1_000_000));
         arrays.add(array);
         return array;

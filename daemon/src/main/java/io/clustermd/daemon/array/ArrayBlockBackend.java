@@ -74,8 +74,8 @@ public final class ArrayBlockBackend implements BlockBackend {
     private static CompletableFuture<Void> mapErrors(CompletableFuture<Void> f) {
         return f.exceptionallyCompose(e -> {
             Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-            int errno = cause instanceof ArrayIoException && cause.getMessage() != null
-                    && cause.getMessage().contains("stopping") ? BackendException.ESHUTDOWN : BackendException.EIO;
+            int errno = cause instanceof ArrayIoException a && a.isStopping()
+                    ? BackendException.ESHUTDOWN : BackendException.EIO;
             return CompletableFuture.failedFuture(new BackendException(errno, cause.getMessage()));
         });
     }

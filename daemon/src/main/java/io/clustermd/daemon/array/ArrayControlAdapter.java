@@ -19,7 +19,6 @@ import io.clustermd.md.array.SyncEngine;
 import io.clustermd.md.io.MemberDevice;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -133,9 +132,6 @@ public final class ArrayControlAdapter implements ArrayControl {
             throw new ControlException(member + " carries the superblock of another array ("
                     + MdSuperblock.mdadmUuid(existing.setUuid()) + ", '" + existing.name()
                     + "'); clear it first (e.g. wipefs -a) if it is really free");
-        }
-        if (!Files.isWritable(path)) {
-            throw new ControlException(member + ": not writable (check the path and permissions)");
         }
         try {
             MemberDevice device = opener.open(path);

@@ -5,13 +5,13 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 
-/** Facts about member paths: regular file or block device, identity. */
-public final class MemberDevices {
+/** Facts about member paths without opening them: block device or not, identity. */
+public final class MemberPaths {
 
     private static final int S_IFMT = 0170000;
     private static final int S_IFBLK = 0060000;
 
-    private MemberDevices() {
+    private MemberPaths() {
     }
 
     /** True for a block device (following symlinks such as /dev/disk/by-id/...). */
