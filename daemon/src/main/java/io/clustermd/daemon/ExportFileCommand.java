@@ -57,7 +57,7 @@ public final class ExportFileCommand implements Callable<Integer> {
     int maxInFlight = NbdServerConfig.DEFAULTS.maxInFlight();
 
     @Option(names = "--transport", paramLabel = "T",
-            description = "AUTO (epoll, else NIO), EPOLL, IO_URING (socket and file I/O on the same io_uring, no thread hand-off) or NIO (default: ${DEFAULT-VALUE})")
+            description = "AUTO (io_uring, else epoll, else NIO), EPOLL, IO_URING (socket and file I/O on the same io_uring, no thread hand-off) or NIO (default: ${DEFAULT-VALUE})")
     NbdServer.Transport transport = NbdServer.Transport.AUTO;
 
     @CommandLine.Spec

@@ -5,6 +5,7 @@ import io.clustermd.daemon.array.ArrayBlockBackend;
 import io.clustermd.daemon.array.ArrayControlAdapter;
 import io.clustermd.daemon.array.FaultSwitchboard;
 import io.clustermd.daemon.array.MemberPresenceWatch;
+import io.clustermd.daemon.array.UringMemberQueue;
 import io.clustermd.md.io.FileMemberDevice;
 import io.clustermd.daemon.control.ControlServer;
 import io.clustermd.md.array.SlotBitmapOps;
@@ -17,12 +18,15 @@ import io.clustermd.md.array.AssemblyPlan;
 import io.clustermd.md.array.BitmapOps;
 import io.clustermd.md.array.LocalClusterOperations;
 import io.clustermd.md.array.MdArray;
+import io.clustermd.md.io.DirectIoQueue;
 import io.clustermd.md.io.FaultInjectingMemberDevice;
 import io.clustermd.md.io.MemberDevice;
 import io.clustermd.md.io.MemberDevices;
 import io.clustermd.nbd.NbdExport;
 import io.clustermd.nbd.NbdListener;
 import io.clustermd.nbd.NbdServer;
+import io.clustermd.nbd.uring.IoUringQueue;
+import io.netty.channel.EventLoopGroup;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -42,6 +46,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -78,8 +83,20 @@ public final class RunCommand implements Callable<Integer> {
             + " a crash may lose writes the disks never saw)")
     boolean buffered;
 
-    @Option(names = "--io-threads", paramLabel = "N", description = "member I/O threads (default: ${DEFAULT-VALUE})")
-    int ioThreads = 64; // one blocking O_DIRECT write per thread: QD32 x 2 members
+    @Option(names = "--io-threads", paramLabel = "N",
+            description = "member I/O threads for what does not go through io_uring: resync, metadata, misaligned"
+                    + " requests, and all member I/O with another transport (default: ${DEFAULT-VALUE})")
+    int ioThreads = 64; // one blocking O_DIRECT write per thread: QD32 x 2 members without io_uring
+
+    @Option(names = "--transport", paramLabel = "T",
+            description = "AUTO (io_uring, else epoll, else NIO), IO_URING (NBD sockets and member I/O on the same"
+                    + " io_uring: no thread hand-off), EPOLL or NIO (member I/O on the I/O threads)"
+                    + " (default: ${DEFAULT-VALUE})")
+    NbdServer.Transport transport = NbdServer.Transport.AUTO;
+
+    @Option(names = "--event-loops", paramLabel = "N",
+            description = "NBD event-loop threads (default: number of cores, at most 4)")
+    Integer eventLoops;
 
     @Option(names = "--speed-limit-min", paramLabel = "KIB", description = "resync floor while the array is busy, KiB/s (default: ${DEFAULT-VALUE})")
     long speedLimitMin = 1000;
@@ -149,7 +166,32 @@ public final class RunCommand implements Callable<Integer> {
             }
         }
 
-        ExecutorService io = Executors.newFixedThreadPool(Math.max(1, ioThreads),
+        if (ioThreads < 1 || eventLoops != null && eventLoops < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--io-threads and --event-loops must be at least 1");
+        }
+        NbdServer.Transport resolved;
+        try {
+            resolved = NbdServer.resolve(transport);
+        } catch (Throwable e) {
+            return fail("transport " + transport + " is not available here (" + e.getMessage()
+                    + "); use --transport AUTO");
+        }
+        // The event loops exist before the members are opened: with io_uring, member I/O is submitted
+        // to the ring of the loop that serves the request.
+        EventLoopGroup loops = NbdServer.newEventLoopGroup(resolved,
+                eventLoops != null ? eventLoops : Math.min(4, Runtime.getRuntime().availableProcessors()));
+        IoUringQueue ring = null;
+        if (resolved == NbdServer.Transport.IO_URING) {
+            try {
+                ring = new IoUringQueue(loops);
+            } catch (IOException e) {
+                loops.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+                return fail("cannot use io_uring for member I/O: " + e.getMessage() + "; use --transport EPOLL");
+            }
+        }
+        DirectIoQueue memberQueue = ring == null ? null : new UringMemberQueue(ring);
+        ExecutorService io = Executors.newFixedThreadPool(ioThreads,
                 Thread.ofPlatform().name("md-io-", 0).daemon().factory());
         ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(1,
                 Thread.ofPlatform().name("md-daemon").daemon().factory());
@@ -159,7 +201,7 @@ public final class RunCommand implements Callable<Integer> {
         MdArray array;
         try {
             for (AssemblyPlan.Planned p : plan.members()) {
-                devices.add(open(Path.of(p.metadata().device()), io, faults, presence));
+                devices.add(open(Path.of(p.metadata().device()), io, memberQueue, faults, presence));
             }
             BitmapOps bitmap = SlotBitmapOps.forArray(plan, devices, 0);
             array = MdArray.start(plan, devices, bitmap, new MdArray.Settings(arrayName, InstantSource.system(),
@@ -168,6 +210,7 @@ public final class RunCommand implements Callable<Integer> {
             devices.forEach(MemberDevice::close);
             io.shutdown();
             scheduler.shutdown();
+            closeLoops(ring, loops);
             return fail(e.getMessage());
         }
 
@@ -178,15 +221,18 @@ public final class RunCommand implements Callable<Integer> {
                     .export(new NbdExport("", "clustermd array " + arrayName, new ArrayBlockBackend(array)))
                     .export(new NbdExport(arrayName, "clustermd array " + arrayName, new ArrayBlockBackend(array)));
             listeners.forEach(builder::listen);
+            builder.transport(resolved).eventLoopGroup(loops);
             server = builder.start();
             presence.attach(array);
             nbdServer = server;
             mdArray = array;
             // clusterctl stop: stop serving and stop the array before answering; exit after the answer.
             controlServer = ControlServer.start(controlPath, new ArrayControlAdapter(array,
-                    path -> open(path, io, faults, presence), this::stopServing, 5), stopRequested::countDown);
+                    path -> open(path, io, memberQueue, faults, presence), this::stopServing, 5),
+                    stopRequested::countDown);
         } catch (IOException | RuntimeException e) {
             array.stop();
+            closeLoops(ring, loops);
             return fail("cannot listen: " + e.getMessage());
         }
         log.info("array {} ({}) running: {} bytes, {} member(s); NBD on {}; control socket {}", arrayName,
@@ -209,6 +255,7 @@ public final class RunCommand implements Callable<Integer> {
         }, "clustermd-shutdown"));
         stopRequested.await();
         shutdown(server, array, controlServer, io, scheduler);
+        closeLoops(ring, loops);
         done.countDown();
         return 0;
     }
@@ -239,9 +286,17 @@ public final class RunCommand implements Callable<Integer> {
         log.info("stopped cleanly");
     }
 
-    private MemberDevice open(Path path, ExecutorService io, FaultSwitchboard faults, MemberPresenceWatch presence)
-            throws IOException {
-        FileMemberDevice device = MemberDevices.open(path, !buffered, io);
+    /** After the array stopped (its members are closed): nothing can be queued on the rings any more. */
+    private static void closeLoops(IoUringQueue ring, EventLoopGroup loops) {
+        if (ring != null) {
+            ring.close();
+        }
+        loops.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly();
+    }
+
+    private MemberDevice open(Path path, ExecutorService io, DirectIoQueue queue, FaultSwitchboard faults,
+                              MemberPresenceWatch presence) throws IOException {
+        FileMemberDevice device = MemberDevices.open(path, !buffered, io, queue);
         presence.watch(device.name(), device);
         if (faults == null) {
             return device;

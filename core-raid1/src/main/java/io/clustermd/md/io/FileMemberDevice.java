@@ -48,6 +48,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * device. A read that comes back short (the file was truncated while open) fails the same way. If an I/O thread
  * is interrupted, the JDK closes the channel; the device then reopens it from its descriptor and retries, so an
  * interrupt never takes a member offline.
+ *
+ * <p><b>Submission queue.</b> Opened with a {@link DirectIoQueue} (the daemon's io_uring on the NBD event loops),
+ * aligned reads, writes and flushes issued from a thread the queue serves go through it on a third, O_DIRECT
+ * descriptor of the same inode, and complete on that thread: no I/O thread is involved. Everything else
+ * (misaligned requests, discards, write-zeroes, callers on other threads) runs on the executor as before, and so
+ * does an operation whose queue went away before completing it.
  */
 public final class FileMemberDevice implements MemberDevice {
 
@@ -108,6 +114,10 @@ public final class FileMemberDevice implements MemberDevice {
     private final int nativeFd;
     private final Path channelPath;
     private final Object identity;
+    /** Null: every operation runs on the executor. */
+    private final DirectIoQueue queue;
+    /** O_DIRECT descriptor for the queue's operations; -1 without a queue. */
+    private final int queueFd;
     private final AlignedBufferPool bouncePool;
     private final ReentrantLock[] stripes = new ReentrantLock[STRIPES];
 
@@ -139,7 +149,7 @@ public final class FileMemberDevice implements MemberDevice {
 
     private FileMemberDevice(String name, Path path, Options options, Executor executor, boolean blockDevice,
                              int alignment, long size, int nativeFd, Path channelPath, Object identity,
-                             Channels channels) {
+                             Channels channels, DirectIoQueue queue, int queueFd) {
         this.name = name;
         this.path = path;
         this.options = options;
@@ -151,6 +161,8 @@ public final class FileMemberDevice implements MemberDevice {
         this.channelPath = channelPath;
         this.identity = identity;
         this.channels = channels;
+        this.queue = queue;
+        this.queueFd = queueFd;
         this.bouncePool = new AlignedBufferPool(Math.max(alignment, AlignedBuffers.MIN_ALIGNMENT), 1 << 20, 8);
         for (int i = 0; i < STRIPES; i++) {
             stripes[i] = new ReentrantLock();
@@ -164,6 +176,18 @@ public final class FileMemberDevice implements MemberDevice {
      * @throws IOException naming the path and the reason when it cannot be opened
      */
     public static FileMemberDevice open(Path path, Options options, Executor executor) throws IOException {
+        return open(path, options, executor, null);
+    }
+
+    /**
+     * Opens a regular file or block device whose aligned O_DIRECT transfers from threads that {@code queue}
+     * serves go through {@code queue} (null: none). The queue is used only in O_DIRECT mode with the native
+     * binding loaded; otherwise it is ignored, and everything runs on {@code executor}.
+     *
+     * @throws IOException naming the path and the reason when it cannot be opened
+     */
+    public static FileMemberDevice open(Path path, Options options, Executor executor, DirectIoQueue queue)
+            throws IOException {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(executor, "executor");
@@ -190,8 +214,15 @@ public final class FileMemberDevice implements MemberDevice {
             channelPath = Path.of("/proc/self/fd/" + fd);
         }
         Channels ch = null;
+        int queueFd = -1;
         try {
             ch = openChannels(name, channelPath, options);
+            if (queue != null && options.direct() && fd >= 0) {
+                queueFd = NativeFileOps.openDirect(channelPath.toString(), options.readOnly());
+                if (queueFd < 0) {
+                    throw new IOException(name + ": cannot open with O_DIRECT: " + NativeFileOps.strerror(-queueFd));
+                }
+            }
             long size = ch.data().size();
             if (blk && size == 0) {
                 // A JDK whose FileChannel.size() knows no BLKGETSIZE64 reports 0 for block devices; sysfs knows.
@@ -213,10 +244,13 @@ public final class FileMemberDevice implements MemberDevice {
             }
             Object identity = identityOf(channelPath, blk);
             return new FileMemberDevice(name, path, options, executor, blk, alignment, size, fd, channelPath,
-                    identity, ch);
+                    identity, ch, queueFd >= 0 ? queue : null, queueFd);
         } catch (IOException | RuntimeException e) {
             if (ch != null) {
                 closeQuietly(ch);
+            }
+            if (queueFd >= 0) {
+                NativeFileOps.close(queueFd);
             }
             if (fd >= 0) {
                 NativeFileOps.close(fd);
@@ -292,12 +326,19 @@ public final class FileMemberDevice implements MemberDevice {
             return bad;
         }
         ByteBuffer buf = dst.duplicate();
-        return submit(MemberOp.READ, offset, len, () -> {
+        if (queueable(buf, offset, len)) {
+            return submitQueued(MemberOp.READ, buf, offset, false);
+        }
+        return submit(MemberOp.READ, offset, len, readTask(buf, offset, len));
+    }
+
+    private IoTask readTask(ByteBuffer buf, long offset, int len) {
+        return () -> {
             // A fresh duplicate per attempt: a retry after an interrupt starts again from the caller's position.
             doRead(buf.duplicate(), offset, len);
             reads.increment();
             bytesRead.add(len);
-        });
+        };
     }
 
     @Override
@@ -308,19 +349,31 @@ public final class FileMemberDevice implements MemberDevice {
             return bad;
         }
         ByteBuffer buf = src.duplicate();
-        return submit(MemberOp.WRITE, offset, len, () -> {
+        if (queueable(buf, offset, len)) {
+            return submitQueued(MemberOp.WRITE, buf, offset, fua);
+        }
+        return submit(MemberOp.WRITE, offset, len, writeTask(buf, offset, len, fua));
+    }
+
+    private IoTask writeTask(ByteBuffer buf, long offset, int len, boolean fua) {
+        return () -> {
             doWrite(buf.duplicate(), offset, len, fua);
             writes.increment();
             bytesWritten.add(len);
-        });
+        };
     }
 
     @Override
     public CompletableFuture<Void> flush() {
-        return submit(MemberOp.FLUSH, 0, 0, () -> {
-            channels.data().force(false);
-            flushes.increment();
-        });
+        if (queue != null && queue.servesCurrentThread()) {
+            return submitQueued(MemberOp.FLUSH, null, 0, false);
+        }
+        return submit(MemberOp.FLUSH, 0, 0, this::flushBlocking);
+    }
+
+    private void flushBlocking() throws IOException {
+        channels.data().force(false);
+        flushes.increment();
     }
 
     @Override
@@ -373,6 +426,9 @@ public final class FileMemberDevice implements MemberDevice {
         }
         if (nativeFd >= 0) {
             NativeFileOps.close(nativeFd);
+        }
+        if (queueFd >= 0) {
+            NativeFileOps.close(queueFd);
         }
     }
 
@@ -428,6 +484,12 @@ public final class FileMemberDevice implements MemberDevice {
                     "the device is closed", null));
         }
         CompletableFuture<Void> future = new CompletableFuture<>();
+        dispatch(future, op, offset, length, task);
+        return future;
+    }
+
+    /** Runs an accepted operation (inside the gate) on the executor and finishes it there. */
+    private void dispatch(CompletableFuture<Void> future, MemberOp op, long offset, long length, IoTask task) {
         Runnable run = () -> {
             MemberIoException failure = null;
             try {
@@ -436,30 +498,134 @@ public final class FileMemberDevice implements MemberDevice {
                 failure = toMemberIoException(op, offset, length, t);
                 errors.increment();
             }
-            // Complete before leaving, so close() returns only after every accepted operation's future is done;
-            // the marker lets a completion callback on this thread call close() without waiting for itself.
-            int[] depth = completing.get();
-            depth[0]++;
-            try {
-                if (failure == null) {
-                    future.complete(null);
-                } else {
-                    future.completeExceptionally(failure);
-                }
-            } finally {
-                depth[0]--;
-                exit();
-            }
+            finish(future, failure);
         };
         try {
             executor.execute(run);
         } catch (RejectedExecutionException e) {
-            exit();
             errors.increment();
-            future.completeExceptionally(new MemberIoException(name, op, offset, length, Reason.CLOSED,
+            finish(future, new MemberIoException(name, op, offset, length, Reason.CLOSED,
                     "the I/O executor refused the operation (shut down?)", e));
         }
+    }
+
+    /**
+     * Completes an accepted operation, then leaves the gate: close() returns only after every accepted
+     * operation's future is done; the marker lets a completion callback on this thread call close() without
+     * waiting for itself.
+     */
+    private void finish(CompletableFuture<Void> future, MemberIoException failure) {
+        int[] depth = completing.get();
+        depth[0]++;
+        try {
+            if (failure == null) {
+                future.complete(null);
+            } else {
+                future.completeExceptionally(failure);
+            }
+        } finally {
+            depth[0]--;
+            exit();
+        }
+    }
+
+    // ---- submission through the queue ----
+
+    /** Whether a transfer can go through the queue: aligned range and memory, and a thread the queue serves. */
+    private boolean queueable(ByteBuffer buf, long offset, int len) {
+        return queue != null && len > 0 && !misaligned(offset, len) && AlignedBuffers.isAligned(buf, alignment)
+                && queue.servesCurrentThread();
+    }
+
+    /**
+     * Submits a read, write ({@code buf} is the caller's bytes, a private duplicate) or flush ({@code buf} null)
+     * to the queue. Short transfers are resubmitted for the rest, EINTR/EAGAIN retried; if the queue itself goes
+     * away, the operation is run again on the executor (reads, writes and flushes are idempotent).
+     */
+    private CompletableFuture<Void> submitQueued(MemberOp op, ByteBuffer buf, long offset, boolean fua) {
+        int len = buf == null ? 0 : buf.remaining();
+        if (!enter()) {
+            errors.increment();
+            return CompletableFuture.failedFuture(new MemberIoException(name, op, offset, len, Reason.CLOSED,
+                    "the device is closed", null));
+        }
+        CompletableFuture<Void> future = new CompletableFuture<>();
+        queuedStep(future, op, buf, offset, len, fua, buf == null ? 0 : buf.position());
         return future;
+    }
+
+    private void queuedStep(CompletableFuture<Void> future, MemberOp op, ByteBuffer buf, long offset, int len,
+                            boolean fua, int start) {
+        long at = offset + (buf == null ? 0 : buf.position() - start);
+        CompletableFuture<Integer> r = switch (op) {
+            case READ -> queue.read(queueFd, buf, at);
+            case WRITE -> queue.write(queueFd, buf, at, fua);
+            default -> queue.fdatasync(queueFd);
+        };
+        r.whenComplete((res, ex) -> {
+            if (ex != null) {
+                rewind(buf, start);
+                runOnExecutorInstead(future, op, buf, offset, len, fua);
+                return;
+            }
+            int rc = res;
+            if (rc == -NativeFileOps.EINTR || rc == -NativeFileOps.EAGAIN) {
+                queuedStep(future, op, buf, offset, len, fua, start);
+                return;
+            }
+            if (rc > 0 && buf != null && rc < buf.remaining()) {
+                buf.position(buf.position() + rc);
+                queuedStep(future, op, buf, offset, len, fua, start);
+                return;
+            }
+            MemberIoException failure = null;
+            if (rc < 0) {
+                failure = errnoFailure(op, offset, len, -rc);
+            } else if (rc == 0 && buf != null) {
+                failure = new MemberIoException(name, op, offset, len, op == MemberOp.READ ? Reason.OUT_OF_RANGE
+                        : Reason.IO_ERROR, "short " + op.name().toLowerCase() + ": the device ended at " + at
+                        + " (opened at " + size + " bytes; truncated or shrunk while open?)", null);
+            } else if (op == MemberOp.READ) {
+                reads.increment();
+                bytesRead.add(len);
+            } else if (op == MemberOp.WRITE) {
+                writes.increment();
+                bytesWritten.add(len);
+            } else {
+                flushes.increment();
+            }
+            if (failure != null) {
+                errors.increment();
+            }
+            finish(future, failure);
+        });
+    }
+
+    /** Rewinds a private duplicate to where the operation started. */
+    private static void rewind(ByteBuffer b, int start) {
+        if (b != null) {
+            b.position(start);
+        }
+    }
+
+    /** The queue failed (not the device): the accepted operation runs on the executor, still inside the gate. */
+    private void runOnExecutorInstead(CompletableFuture<Void> future, MemberOp op, ByteBuffer buf, long offset,
+                                      int len, boolean fua) {
+        IoTask task = switch (op) {
+            case READ -> readTask(buf, offset, len);
+            case WRITE -> writeTask(buf, offset, len, fua);
+            default -> this::flushBlocking;
+        };
+        dispatch(future, op, offset, len, task);
+    }
+
+    private MemberIoException errnoFailure(MemberOp op, long offset, long len, int errno) {
+        Reason reason = switch (errno) {
+            case 28, 122 -> Reason.NO_SPACE;   // ENOSPC, EDQUOT
+            case 1, 13, 30 -> Reason.READ_ONLY; // EPERM, EACCES, EROFS
+            default -> Reason.IO_ERROR;
+        };
+        return new MemberIoException(name, op, offset, len, reason, NativeFileOps.strerror(errno), null);
     }
 
     private void runReopening(IoTask task) throws IOException {

@@ -31,6 +31,18 @@ public final class MemberDevices {
         return open(path, FileMemberDevice.Options.DEFAULT.withDirect(direct), executor);
     }
 
+    /**
+     * Opens a member read-write as {@link #open(Path, boolean, Executor)} does, with aligned O_DIRECT transfers
+     * from threads that {@code queue} serves submitted to it (see {@link FileMemberDevice}).
+     */
+    public static FileMemberDevice open(Path path, boolean direct, Executor executor, DirectIoQueue queue)
+            throws IOException {
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(executor, "executor");
+        check(path, false);
+        return FileMemberDevice.open(path, FileMemberDevice.Options.DEFAULT.withDirect(direct), executor, queue);
+    }
+
     /** Opens a member with explicit options (read-only skips the writability checks). */
     public static FileMemberDevice open(Path path, FileMemberDevice.Options options, Executor executor)
             throws IOException {

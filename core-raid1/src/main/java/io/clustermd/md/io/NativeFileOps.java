@@ -24,6 +24,10 @@ final class NativeFileOps {
     static final int EOPNOTSUPP = 95;
     /** {@code EINTR}: retry. */
     static final int EINTR = 4;
+    /** {@code EAGAIN}: retry. */
+    static final int EAGAIN = 11;
+    /** {@code O_DIRECT}: its value differs between architectures (asm-generic vs arm64). */
+    static final int O_DIRECT = "aarch64".equals(System.getProperty("os.arch")) ? 0x10000 : 0x4000;
 
     /** The raw binding; names and types as in the C headers. */
     public interface LibC {
@@ -67,6 +71,12 @@ final class NativeFileOps {
     /** open(2); returns the descriptor or {@code -errno}. */
     static int open(String path, boolean readOnly) {
         int fd = LIBC.open(path, (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        return fd >= 0 ? fd : -RUNTIME.getLastError();
+    }
+
+    /** open(2) with O_DIRECT; returns the descriptor or {@code -errno}. */
+    static int openDirect(String path, boolean readOnly) {
+        int fd = LIBC.open(path, (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_DIRECT);
         return fd >= 0 ? fd : -RUNTIME.getLastError();
     }
 
