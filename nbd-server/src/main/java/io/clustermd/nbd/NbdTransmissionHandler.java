@@ -150,18 +150,31 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
             if (f == null) {
                 f = CompletableFuture.failedFuture(new IllegalStateException("backend returned no future"));
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // A backend bug (even an Error) fails this request with EIO; the connection goes on.
             f = CompletableFuture.failedFuture(e);
         }
         ByteBuf data = readBuf;
         EventLoop loop = ctx.channel().eventLoop();
         f.whenComplete((v, ex) -> {
             if (loop.inEventLoop()) {
-                complete(r, data, ex);
+                completeOrClose(r, data, ex);
             } else {
-                loop.execute(() -> complete(r, data, ex));
+                loop.execute(() -> completeOrClose(r, data, ex));
             }
         });
+    }
+
+    /**
+     * {@link #complete}, and if that throws, close the connection: a throw inside the future's
+     * callback would be swallowed and leave the client waiting for a reply that never comes.
+     */
+    private void completeOrClose(NbdRequest r, ByteBuf data, Throwable ex) {
+        try {
+            complete(r, data, ex);
+        } catch (Throwable t) {
+            logAndClose(ctx, t);
+        }
     }
 
     /** On the event loop: the backend finished a request. */

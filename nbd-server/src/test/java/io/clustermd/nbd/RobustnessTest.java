@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import io.clustermd.nbd.file.AlignedBufferPool;
 import io.clustermd.nbd.file.FileBackend;
 import io.clustermd.nbd.memory.MemoryBackend;
+import io.netty.buffer.ByteBuf;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -132,6 +134,43 @@ class RobustnessTest {
         await().atMost(WAIT).until(() -> s.connectionCount() == 0);
         Thread.sleep(500); // let the late completions run against the closed channel
         assertServes(s);
+    }
+
+    @Test
+    void backendThrowingErrors_failsThoseRequestsWithEioAndKeepsServing() throws Exception {
+        MemoryBackend mem = new MemoryBackend(SIZE);
+        // Offset 0: the backend throws an Error at once; offset 4096: its future fails with one.
+        BlockBackend buggy = new BlockBackend() {
+            @Override public long size() { return mem.size(); }
+            @Override public CompletableFuture<Void> pread(ByteBuf dst, long offset, int length, int flags) {
+                return mem.pread(dst, offset, length, flags);
+            }
+            @Override public CompletableFuture<Void> pwrite(ByteBuf src, long offset, int flags) {
+                if (offset == 0) {
+                    throw new AssertionError("backend bug");
+                }
+                if (offset == 4096) {
+                    return CompletableFuture.failedFuture(new StackOverflowError());
+                }
+                return mem.pwrite(src, offset, flags);
+            }
+        };
+        NbdServer s = serve(buggy, NbdServerConfig.DEFAULTS);
+        try (RawClient c = RawClient.tcp(s.tcpPort()).go("", false)) {
+            c.request(0, NBD_CMD_WRITE, 1, 0, 4096, new byte[4096]);
+            c.request(0, NBD_CMD_WRITE, 2, 4096, 4096, new byte[4096]);
+            c.flush();
+            assertThat(Set.of(c.readSimple(), c.readSimple()))
+                    .isEqualTo(Set.of(new RawClient.Reply(1, BackendException.EIO), new RawClient.Reply(2, BackendException.EIO)));
+            byte[] d = new byte[4096];
+            new Random(2).nextBytes(d);
+            c.request(0, NBD_CMD_WRITE, 3, 8192, d.length, d);
+            c.request(0, NBD_CMD_READ, 4, 8192, d.length, null);
+            c.flush();
+            assertThat(c.readSimple()).isEqualTo(new RawClient.Reply(3, 0));
+            assertThat(c.readSimple()).isEqualTo(new RawClient.Reply(4, 0));
+            assertThat(c.readData(d.length)).isEqualTo(d);
+        }
     }
 
     @Test
