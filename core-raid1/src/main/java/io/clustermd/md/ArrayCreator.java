@@ -318,6 +318,7 @@ public final class ArrayCreator {
         for (Path path : o.members()) {
             try {
                 io.clustermd.md.io.MemberDevices.check(path, false); // type, access, read-only, empty
+                io.clustermd.md.io.MemberDevices.checkNotClaimed(path); // not served by a running daemon
             } catch (IOException e) {
                 throw new MdFormatException(e.getMessage(), e);
             }

@@ -64,21 +64,29 @@ public final class FileMemberDevice implements MemberDevice {
      * @param readOnly        open for reading only; writes, discards and write-zeroes fail with READ_ONLY
      * @param nativeFallocate use fallocate through jnr-ffi for discard and write-zeroes when it loads (default);
      *                        false = always write zero blocks
+     * @param exclusive       claim the member while it is open, as md claims its disks (bd_claim): a block
+     *                        device is opened O_EXCL, and an exclusive flock(2) is held, so a second daemon, a
+     *                        create or a mount on the same member on this machine is refused (default for
+     *                        read-write opens; needs the native binding)
      */
-    public record Options(boolean direct, boolean readOnly, boolean nativeFallocate) {
-        /** O_DIRECT, read-write, native fallocate. */
-        public static final Options DEFAULT = new Options(true, false, true);
+    public record Options(boolean direct, boolean readOnly, boolean nativeFallocate, boolean exclusive) {
+        /** O_DIRECT, read-write, native fallocate, claimed. */
+        public static final Options DEFAULT = new Options(true, false, true, true);
 
         public Options withDirect(boolean d) {
-            return new Options(d, readOnly, nativeFallocate);
+            return new Options(d, readOnly, nativeFallocate, exclusive);
         }
 
         public Options withReadOnly(boolean ro) {
-            return new Options(direct, ro, nativeFallocate);
+            return new Options(direct, ro, nativeFallocate, exclusive);
         }
 
         public Options withNativeFallocate(boolean n) {
-            return new Options(direct, readOnly, n);
+            return new Options(direct, readOnly, n, exclusive);
+        }
+
+        public Options withExclusive(boolean x) {
+            return new Options(direct, readOnly, nativeFallocate, x);
         }
     }
 
@@ -204,8 +212,12 @@ public final class FileMemberDevice implements MemberDevice {
         }
         int fd = -1;
         Path channelPath = path;
-        if (options.nativeFallocate() && NativeFileOps.available()) {
-            fd = NativeFileOps.open(name, options.readOnly());
+        boolean claim = options.exclusive() && !options.readOnly() && NativeFileOps.available();
+        if (claim || options.nativeFallocate() && NativeFileOps.available()) {
+            fd = claim ? NativeFileOps.openClaimed(name, false, blk) : NativeFileOps.open(name, options.readOnly());
+            if (fd == -NativeFileOps.EWOULDBLOCK || fd == -NativeFileOps.EBUSY) {
+                throw new IOException(inUseMessage(name, blk));
+            }
             if (fd < 0) {
                 throw new IOException(name + ": cannot open: " + NativeFileOps.strerror(-fd));
             }
@@ -257,6 +269,13 @@ public final class FileMemberDevice implements MemberDevice {
             }
             throw e;
         }
+    }
+
+    static String inUseMessage(String name, boolean blockDevice) {
+        return name + ": in use: another process has claimed it" + (blockDevice
+                ? " (it is mounted, part of a kernel md array, or served by another clustermd daemon)"
+                : " (another clustermd daemon is serving it?)")
+                + "; stop that first ('clusterctl stop', umount or mdadm --stop)";
     }
 
     private static Channels openChannels(String name, Path p, Options options) throws IOException {
@@ -448,7 +467,7 @@ public final class FileMemberDevice implements MemberDevice {
 
     /** True if discard and write-zeroes can use fallocate (jnr-ffi loaded and not disabled). */
     public boolean hasNativeFallocate() {
-        return nativeFd >= 0;
+        return nativeFd >= 0 && options.nativeFallocate();
     }
 
     /** How often the channels were reopened after an interrupt closed them. */
@@ -893,7 +912,7 @@ public final class FileMemberDevice implements MemberDevice {
     /** True if fallocate zeroed the range; false if no usable fallocate mode exists here. */
     private boolean fallocateZero(MemberOp op, long start, long len, long reqOffset, long reqLen)
             throws MemberIoException {
-        if (nativeFd < 0) {
+        if (!hasNativeFallocate()) {
             return false;
         }
         int punch = NativeFileOps.FALLOC_FL_PUNCH_HOLE | NativeFileOps.FALLOC_FL_KEEP_SIZE;

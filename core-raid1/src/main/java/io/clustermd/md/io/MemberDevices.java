@@ -94,6 +94,24 @@ public final class MemberDevices {
         }
     }
 
+    /**
+     * Refuses a member that another process has claimed (a running daemon, a mount, a kernel md array): the
+     * claim {@link FileMemberDevice} takes, tried and released at once. Without the native binding, no check.
+     */
+    public static void checkNotClaimed(Path path) throws IOException {
+        if (!NativeFileOps.available()) {
+            return;
+        }
+        boolean blk = ((Integer) Files.getAttribute(path, "unix:mode") & S_IFMT) == S_IFBLK;
+        int fd = NativeFileOps.openClaimed(path.toString(), true, blk);
+        if (fd == -NativeFileOps.EWOULDBLOCK || fd == -NativeFileOps.EBUSY) {
+            throw new IOException(FileMemberDevice.inUseMessage(path.toString(), blk));
+        }
+        if (fd >= 0) {
+            NativeFileOps.close(fd);
+        }
+    }
+
     /** True if sysfs says the block device is read-only ({@code /sys/dev/block/MAJ:MIN/ro}, blockdev --getro). */
     static boolean blockDeviceReadOnly(Path path) throws IOException {
         Path ro = sysfs(path, "ro");

@@ -40,6 +40,9 @@ final class NativeFileOps {
         @SaveError
         int close(int fd);
 
+        @SaveError
+        int flock(int fd, int operation);
+
         String strerror(int errnum);
     }
 
@@ -72,6 +75,37 @@ final class NativeFileOps {
     static int open(String path, boolean readOnly) {
         int fd = LIBC.open(path, (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
         return fd >= 0 ? fd : -RUNTIME.getLastError();
+    }
+
+    /** {@code LOCK_EX | LOCK_NB}: an exclusive flock(2) that fails instead of waiting. */
+    static final int LOCK_EX_NB = 2 | 4;
+    /** {@code EWOULDBLOCK}: another open file description holds the flock. */
+    static final int EWOULDBLOCK = 11;
+    /** {@code EBUSY}: O_EXCL open of a block device that is mounted or claimed. */
+    static final int EBUSY = 16;
+    /** {@code O_EXCL}: on a block device, claim it (fails with EBUSY when mounted or claimed). */
+    static final int O_EXCL = 0x80;
+
+    /**
+     * Opens {@code path} claiming it: block devices with O_EXCL (refused when mounted, in a kernel md array or
+     * claimed by another exclusive opener), then an exclusive non-blocking flock(2) on the descriptor (refused
+     * while another clustermd holds the member). The claim lasts until the descriptor is closed. Returns the
+     * descriptor or {@code -errno} (EBUSY or EWOULDBLOCK when in use).
+     */
+    static int openClaimed(String path, boolean readOnly, boolean blockDevice) {
+        int flags = (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (blockDevice ? O_EXCL : 0);
+        int fd = LIBC.open(path, flags);
+        if (fd < 0) {
+            return -RUNTIME.getLastError();
+        }
+        while (LIBC.flock(fd, LOCK_EX_NB) != 0) {
+            int errno = RUNTIME.getLastError();
+            if (errno != EINTR) {
+                LIBC.close(fd);
+                return -errno;
+            }
+        }
+        return fd;
     }
 
     /** open(2) with O_DIRECT; returns the descriptor or {@code -errno}. */

@@ -26,6 +26,22 @@ class MemberDevicesTest {
     }
 
     @Test
+    void open_memberAlreadyServed_isRefusedAsInUseUntilReleased() throws Exception {
+        Path p = sparseFile(dir.resolve("m.img"), 1 << 20);
+        try (FileMemberDevice first = MemberDevices.open(p, true, DIRECT)) {
+            assertThatThrownBy(() -> MemberDevices.open(p, true, DIRECT))
+                    .hasMessageContaining(p.toString())
+                    .hasMessageContaining("in use")
+                    .hasMessageContaining("clusterctl stop");
+            assertThatThrownBy(() -> MemberDevices.checkNotClaimed(p)).hasMessageContaining("in use");
+            // Reading (examine) is not a claim.
+            MemberDevices.open(p, FileMemberDevice.Options.DEFAULT.withReadOnly(true), DIRECT).close();
+        }
+        MemberDevices.checkNotClaimed(p);
+        MemberDevices.open(p, true, DIRECT).close();
+    }
+
+    @Test
     void open_directory_isRefused() {
         assertThatThrownBy(() -> MemberDevices.open(dir, true, DIRECT))
                 .hasMessage(dir + ": is a directory; give a member file or a block device");

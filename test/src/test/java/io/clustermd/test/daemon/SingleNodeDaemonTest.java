@@ -98,6 +98,19 @@ class SingleNodeDaemonTest {
             assertThat(Files.mismatch(in, out)).isEqualTo(-1);
             assertThat(d.check()).isZero();
 
+            // The members are claimed while served: a second daemon and a create are refused, and
+            // the first daemon's data stays (checked on the members below).
+            Path clustermd = Daemon.ROOT.resolve("bin/clustermd");
+            Processes.Result second = Processes.run(List.of(clustermd.toString(), "run", "--run-dir",
+                    dir.resolve("second").toString(), members.get(0).toString(), members.get(1).toString()));
+            assertThat(second.exitCode()).isEqualTo(1);
+            assertThat(second.stderr()).contains(members.get(0) + ": in use", "clusterctl stop");
+            StringWriter err = new StringWriter();
+            assertThat(ClusterCtl.run(new String[] {"create", "--level=1", "--raid-devices=2", "--name=over",
+                    "--force", members.get(0).toString(), members.get(1).toString()},
+                    new PrintWriter(new StringWriter()), new PrintWriter(err))).isNotZero();
+            assertThat(err.toString()).contains(members.get(0) + ": in use");
+
             assertThat(d.terminate()).isZero();
             assertThat(d.logText()).contains("stopped cleanly");
         }
