@@ -78,12 +78,36 @@ public final class NbdServer implements AutoCloseable {
 
     /** A new event-loop group for a transport (for callers that share it with a backend). */
     public static EventLoopGroup newEventLoopGroup(Transport t, int threads) {
-        IoHandlerFactory f = switch (resolve(t)) {
-            case EPOLL -> EpollIoHandler.newFactory();
-            case IO_URING -> io.netty.channel.uring.IoUringIoHandler.newFactory();
-            default -> NioIoHandler.newFactory();
+        DefaultThreadFactory names = new DefaultThreadFactory("nbd-io", true);
+        return switch (resolve(t)) {
+            case EPOLL -> new MultiThreadIoEventLoopGroup(threads, names, EpollIoHandler.newFactory());
+            case IO_URING -> new UntimedIoUringLoopGroup(threads, names);
+            default -> new MultiThreadIoEventLoopGroup(threads, names, NioIoHandler.newFactory());
         };
-        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("nbd-io", true), f);
+    }
+
+    /**
+     * io_uring loops that arm no timer when no task is scheduled. Netty's loop reports a deadline
+     * one second ahead even with nothing scheduled (to purge cancelled tasks), and its io_uring
+     * handler turns every deadline into an IORING_OP_TIMEOUT each time it waits: with requests
+     * in flight that is several timers per request, each firing a second later. Cancelled tasks
+     * are removed at once on the loop, so the purge deadline buys nothing here.
+     */
+    private static final class UntimedIoUringLoopGroup extends MultiThreadIoEventLoopGroup {
+        UntimedIoUringLoopGroup(int threads, java.util.concurrent.ThreadFactory names) {
+            super(threads, names, io.netty.channel.uring.IoUringIoHandler.newFactory());
+        }
+
+        @Override
+        protected io.netty.channel.IoEventLoop newChild(java.util.concurrent.Executor executor,
+                                                        IoHandlerFactory factory, Object... args) {
+            return new io.netty.channel.SingleThreadIoEventLoop(this, executor, factory) {
+                @Override
+                protected long deadlineNanos() {
+                    return nextScheduledTaskDeadlineNanos(); // -1 when nothing is scheduled
+                }
+            };
+        }
     }
 
     private final Map<String, NbdExport> exports;
