@@ -184,22 +184,24 @@ public final class IoUringQueue implements AutoCloseable {
         final IoEventLoop loop;
         IoRegistration registration;
         private final Op[] slots = new Op[SLOTS];
-        private final ArrayDeque<Short> free = new ArrayDeque<>();
+        /** Free slot numbers, a stack: {@code free[0..freeCount)}. */
+        private final short[] free = new short[SLOTS];
+        private int freeCount;
         private final ArrayDeque<Op> waiting = new ArrayDeque<>();
 
         Ring(IoEventLoop loop) {
             this.loop = loop;
-            for (int i = 0; i < SLOTS; i++) {
-                free.add((short) i);
+            for (int i = SLOTS - 1; i >= 0; i--) {
+                free[freeCount++] = (short) i;
             }
         }
 
         void submit(Op op) {
-            Short slot = free.poll();
-            if (slot == null) {
+            if (freeCount == 0) {
                 waiting.add(op);
                 return;
             }
+            short slot = free[--freeCount];
             slots[slot] = op;
             try {
                 registration.submit(new IoUringIoOps(op.opcode, (byte) 0, (short) 0, op.fd, op.offset, op.address,
@@ -207,7 +209,7 @@ public final class IoUringQueue implements AutoCloseable {
             } catch (RuntimeException e) {
                 // The ring is gone (event loop shut down): fail the request instead of losing it.
                 slots[slot] = null;
-                free.push(slot);
+                free[freeCount++] = slot;
                 op.done.completeExceptionally(new RingClosedException("io_uring closed: " + e));
             }
         }
@@ -221,7 +223,7 @@ public final class IoUringQueue implements AutoCloseable {
                 return;
             }
             slots[slot] = null;
-            free.push((short) slot);
+            free[freeCount++] = (short) slot;
             op.done.complete(e.res());
             Op next = waiting.poll();
             if (next != null) {
