@@ -203,15 +203,22 @@ public final class IoUringQueue implements AutoCloseable {
             }
             short slot = free[--freeCount];
             slots[slot] = op;
+            String refused;
             try {
-                registration.submit(new IoUringIoOps(op.opcode, (byte) 0, (short) 0, op.fd, op.offset, op.address,
-                        op.length, op.flags, slot, (short) 0, (short) 0, 0, 0L));
+                // A cancelled registration (close()) does not throw: it returns 0, which is never real user data.
+                long udata = registration.submit(new IoUringIoOps(op.opcode, (byte) 0, (short) 0, op.fd, op.offset,
+                        op.address, op.length, op.flags, slot, (short) 0, (short) 0, 0, 0L));
+                if (udata != 0) {
+                    return;
+                }
+                refused = "io_uring queue closed";
             } catch (RuntimeException e) {
-                // The ring is gone (event loop shut down): fail the request instead of losing it.
-                slots[slot] = null;
-                free[freeCount++] = slot;
-                op.done.completeExceptionally(new RingClosedException("io_uring closed: " + e));
+                refused = "io_uring closed: " + e;
             }
+            // The ring is gone: fail the request instead of losing it.
+            slots[slot] = null;
+            free[freeCount++] = slot;
+            op.done.completeExceptionally(new RingClosedException(refused));
         }
 
         @Override
