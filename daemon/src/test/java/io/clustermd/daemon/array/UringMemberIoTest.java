@@ -176,35 +176,24 @@ class UringMemberIoTest {
         loops.next().submit(() -> { }).sync(); // the cancellation has run on the loop
         byte[] data = random(64 * 1024, 6);
         int n = 16;
-        CompletableFuture<Void> all = new CompletableFuture<>();
-        loops.next().execute(() -> {
-            CompletableFuture<?>[] writes = new CompletableFuture<?>[n];
-            for (int i = 0; i < n; i++) {
-                ByteBuffer src = device.allocate(data.length).put(data).flip();
-                writes[i] = device.write(src, (long) i * data.length, false);
-            }
-            CompletableFuture.allOf(writes).whenComplete((v, e) -> {
-                if (e != null) {
-                    all.completeExceptionally(e);
-                } else {
-                    all.complete(null);
-                }
-            });
-        });
-        all.get(30, TimeUnit.SECONDS);
+        writeOnLoop(data, n, () -> { }).get(30, TimeUnit.SECONDS);
         assertEquals(n, ioTasks.get(), "every write fell back to an I/O thread");
-        byte[] onDisk = Files.readAllBytes(file);
-        for (int i = 0; i < n; i++) {
-            assertArrayEquals(data, java.util.Arrays.copyOfRange(onDisk, i * data.length, (i + 1) * data.length),
-                    "write " + i);
-        }
-        assertEquals(0, device.stats().errors());
+        assertWritten(data, n);
     }
 
     @Test
     void writesQueuedOnTheRing_whenItCloses_stillComplete() throws Exception {
         byte[] data = random(64 * 1024, 4);
         int n = 64;
+        // The ring is closed while the writes are queued on it: they complete there (Netty removes a
+        // cancelled registration only after its outstanding completions).
+        writeOnLoop(data, n, ring::close).get(30, TimeUnit.SECONDS);
+        assertEquals(n, device.stats().writes());
+        assertWritten(data, n);
+    }
+
+    /** On the loop: {@code n} writes of {@code data} back to back from offset 0, then {@code after}. */
+    private CompletableFuture<Void> writeOnLoop(byte[] data, int n, Runnable after) {
         CompletableFuture<Void> all = new CompletableFuture<>();
         loops.next().execute(() -> {
             CompletableFuture<?>[] writes = new CompletableFuture<?>[n];
@@ -212,9 +201,7 @@ class UringMemberIoTest {
                 ByteBuffer src = device.allocate(data.length).put(data).flip();
                 writes[i] = device.write(src, (long) i * data.length, false);
             }
-            // The ring is closed while the writes are queued on it: they complete there (Netty removes a
-            // cancelled registration only after its outstanding completions).
-            ring.close();
+            after.run();
             CompletableFuture.allOf(writes).whenComplete((v, e) -> {
                 if (e != null) {
                     all.completeExceptionally(e);
@@ -223,13 +210,15 @@ class UringMemberIoTest {
                 }
             });
         });
-        all.get(30, TimeUnit.SECONDS);
+        return all;
+    }
+
+    private void assertWritten(byte[] data, int n) throws Exception {
         byte[] onDisk = Files.readAllBytes(file);
         for (int i = 0; i < n; i++) {
             assertArrayEquals(data, java.util.Arrays.copyOfRange(onDisk, i * data.length, (i + 1) * data.length),
                     "write " + i);
         }
-        assertEquals(n, device.stats().writes());
         assertEquals(0, device.stats().errors());
     }
 
