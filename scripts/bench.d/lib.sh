@@ -31,10 +31,11 @@ bench_check_tools() {
 }
 
 # bench_random_file PATH BYTES: PATH holds BYTES of random data (reads of holes would be free);
-# kept when it already has that size.
+# kept when it already has that size. A new file is written back before it is used, so the first
+# job does not share the disk with the page cache's writeback.
 bench_random_file() {
   if [ ! -f "$1" ] || [ "$(stat -c %s "$1")" != "$2" ]; then
-    head -c "$2" /dev/urandom > "$1.tmp" && mv "$1.tmp" "$1"
+    head -c "$2" /dev/urandom > "$1.tmp" && sync "$1.tmp" && mv "$1.tmp" "$1"
   fi
 }
 
