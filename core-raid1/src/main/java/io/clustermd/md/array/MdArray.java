@@ -403,13 +403,16 @@ public final class MdArray implements AutoCloseable {
                     null));
         }
         long memberOffset = extentOf(piece, m).memberOffset();
+        // Where the next sequential read would start, set when the read is issued, as md's
+        // read_balance sets next_seq_sect: the reads of a deep sequential stream are chosen before
+        // the first completes, and must all stay on this member.
+        m.lastReadEnd = memberOffset + piece.length();
         m.pending.incrementAndGet();
         return m.device.read(dst, m.dataOffsetBytes() + memberOffset).handle((v, err) -> {
             m.pending.decrementAndGet();
             return err;
         }).thenCompose(err -> {
             if (err == null) {
-                m.lastReadEnd = memberOffset + piece.length();
                 if (failedBefore != null) {
                     return fixReadError(failedBefore, piece, dst);
                 }

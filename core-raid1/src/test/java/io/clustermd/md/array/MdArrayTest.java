@@ -30,6 +30,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -67,6 +69,11 @@ class MdArrayTest {
     }
 
     private MdArray start(List<Path> paths, List<FaultInjectingMemberDevice> faults) throws Exception {
+        return start(paths, faults, UnaryOperator.identity());
+    }
+
+    private MdArray start(List<Path> paths, List<FaultInjectingMemberDevice> faults, UnaryOperator<MemberDevice> wrap)
+            throws Exception {
         List<MemberMetadata> metadata = new ArrayList<>();
         for (Path p : paths) {
             metadata.add(MemberMetadataReader.read(p));
@@ -80,7 +87,7 @@ class MdArrayTest {
                 faults.add(f);
                 d = f;
             }
-            devices.add(d);
+            devices.add(wrap.apply(d));
         }
         long componentBytes = plan.reference().size() * 512;
         MdArray array = MdArray.start(plan, devices,
@@ -146,6 +153,67 @@ class MdArrayTest {
                     .isEqualTo(memberData(paths.get(0), dataOffset, off, 65536));
         }
         assertThat(check(array)).isZero();
+    }
+
+    /** A member whose reads wait for {@link #open} and are counted: lets a test hold many reads in flight. */
+    private record GatedReads(MemberDevice device, CompletableFuture<Void> gate, AtomicInteger reads)
+            implements MemberDevice {
+        GatedReads(MemberDevice device, CompletableFuture<Void> gate) {
+            this(device, gate, new AtomicInteger());
+        }
+
+        @Override public String name() { return device.name(); }
+        @Override public long sizeBytes() { return device.sizeBytes(); }
+        @Override public int alignment() { return device.alignment(); }
+        @Override public ByteBuffer allocate(int bytes) { return device.allocate(bytes); }
+        @Override public CompletableFuture<Void> read(ByteBuffer dst, long offset) {
+            reads.incrementAndGet();
+            return gate.thenCompose(v -> device.read(dst, offset));
+        }
+        @Override public CompletableFuture<Void> write(ByteBuffer src, long offset, boolean fua) {
+            return device.write(src, offset, fua);
+        }
+        @Override public CompletableFuture<Void> flush() { return device.flush(); }
+        @Override public CompletableFuture<Void> discard(long offset, long length) {
+            return device.discard(offset, length);
+        }
+        @Override public CompletableFuture<Void> writeZeroes(long offset, long length) {
+            return device.writeZeroes(offset, length);
+        }
+        @Override public io.clustermd.md.io.MemberIoStats stats() { return device.stats(); }
+        @Override public void close() { device.close(); }
+    }
+
+    @Test
+    void read_sequentialStreamIssuedBeforeAnyCompletes_staysOnOneMember() throws Exception {
+        List<Path> paths = create(1, 2, 16 * MIB, true);
+        List<GatedReads> members = new ArrayList<>();
+        CompletableFuture<Void> gate = new CompletableFuture<>();
+        MdArray array = start(paths, null, d -> {
+            GatedReads g = new GatedReads(d, gate);
+            members.add(g);
+            return g;
+        });
+        array.write(pattern(16 * 65536, 5), 0, true).join();
+        members.forEach(m -> m.reads().set(0));
+
+        // Eight 64 KiB reads of one sequential stream, all in flight at once (a client at QD8):
+        // md's read_balance keeps them on the member the stream started on.
+        List<CompletableFuture<Void>> reads = new ArrayList<>();
+        List<ByteBuffer> buffers = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            ByteBuffer b = ByteBuffer.allocateDirect(65536);
+            buffers.add(b);
+            reads.add(array.read(b, i * 65536L));
+        }
+        gate.complete(null);
+        CompletableFuture.allOf(reads.toArray(CompletableFuture[]::new)).join();
+
+        assertThat(members.stream().map(m -> m.reads().get()).sorted().toList()).containsExactly(0, 8);
+        ByteBuffer all = pattern(16 * 65536, 5);
+        for (int i = 0; i < 8; i++) {
+            assertThat(buffers.get(i)).isEqualTo(all.slice(i * 65536, 65536));
+        }
     }
 
     @Test
