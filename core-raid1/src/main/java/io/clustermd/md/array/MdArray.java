@@ -15,11 +15,14 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.random.RandomGenerator;
 
 /**
@@ -58,6 +61,10 @@ public final class MdArray implements AutoCloseable {
     private final ScheduledFuture<?> bitmapDaemon;
     private CompletableFuture<Void> superblockChain = CompletableFuture.completedFuture(null); // guarded by this
     private volatile boolean stopping;
+    /** Completed once {@link #stopping} is set and no request is in flight. */
+    private final CompletableFuture<Void> drained = new CompletableFuture<>();
+    /** How long {@link #stop()} waits for requests in flight. */
+    private static final int STOP_DRAIN_SECONDS = 30;
     private volatile boolean degraded;
     private volatile boolean stopped;
 
@@ -224,15 +231,17 @@ public final class MdArray implements AutoCloseable {
         foregroundBytes.addAndGet(length);
         List<Personality.Piece> pieces = personality.map(offset, length);
         if (pieces.size() == 1) {
-            return tracked(readPiece(dst.duplicate(), pieces.get(0), new ArrayList<>(), null));
+            return tracked(() -> readPiece(dst.duplicate(), pieces.get(0), new ArrayList<>(), null));
         }
-        CompletableFuture<?>[] parts = new CompletableFuture<?>[pieces.size()];
-        for (int i = 0; i < parts.length; i++) {
-            Personality.Piece p = pieces.get(i);
-            parts[i] = readPiece(dst.slice(dst.position() + (int) (p.arrayOffset() - offset), (int) p.length()), p,
-                    new ArrayList<>(), null);
-        }
-        return tracked(CompletableFuture.allOf(parts));
+        return tracked(() -> {
+            CompletableFuture<?>[] parts = new CompletableFuture<?>[pieces.size()];
+            for (int i = 0; i < parts.length; i++) {
+                Personality.Piece p = pieces.get(i);
+                parts[i] = readPiece(dst.slice(dst.position() + (int) (p.arrayOffset() - offset), (int) p.length()),
+                        p, new ArrayList<>(), null);
+            }
+            return CompletableFuture.allOf(parts);
+        });
     }
 
     /** Writes {@code src.remaining()} bytes at {@code offset}; {@code fua}: durable on completion. */
@@ -242,7 +251,7 @@ public final class MdArray implements AutoCloseable {
             return outOfRange("write", offset, length);
         }
         foregroundBytes.addAndGet(length);
-        return tracked(guardedWrite(offset, length, pieces -> writeCopies(pieces, offset,
+        return tracked(() -> guardedWrite(offset, length, pieces -> writeCopies(pieces, offset,
                 (m, piece, memberOffset) -> m.device.write(
                         src.slice(src.position() + (int) (piece.arrayOffset() - offset), (int) piece.length()),
                         memberOffset, fua))));
@@ -253,7 +262,7 @@ public final class MdArray implements AutoCloseable {
         if (!inRange(offset, length)) {
             return outOfRange("write-zeroes", offset, length);
         }
-        return tracked(guardedWrite(offset, length, pieces -> writeCopies(pieces, offset,
+        return tracked(() -> guardedWrite(offset, length, pieces -> writeCopies(pieces, offset,
                 (m, piece, memberOffset) -> m.device.writeZeroes(memberOffset, piece.length()))));
     }
 
@@ -266,13 +275,13 @@ public final class MdArray implements AutoCloseable {
         if (!inRange(offset, length)) {
             return outOfRange("trim", offset, length);
         }
-        return tracked(guardedWrite(offset, length, pieces -> writeCopies(pieces, offset,
+        return tracked(() -> guardedWrite(offset, length, pieces -> writeCopies(pieces, offset,
                 (m, piece, memberOffset) -> m.device.writeZeroes(memberOffset, piece.length()))));
     }
 
     /** FLUSH: fdatasync on every member that takes writes. */
     public CompletableFuture<Void> flush() {
-        return tracked(onMembers(writableMembers(), m -> m.device.flush(), "flush", true));
+        return tracked(() -> onMembers(writableMembers(), m -> m.device.flush(), "flush", true));
     }
 
     /**
@@ -324,9 +333,6 @@ public final class MdArray implements AutoCloseable {
     /** Steps 1-3 and 7 of the write path around {@code body} (steps 4-6). */
     private CompletableFuture<Void> guardedWrite(long offset, long length,
                                                  Function<List<Personality.Piece>, CompletableFuture<Boolean>> body) {
-        if (stopping) {
-            return CompletableFuture.failedFuture(ArrayIoException.stopping());
-        }
         return cluster.awaitWritable(offset, length)
                 .thenCompose(v -> barrier.enter(offset, length))
                 .thenCompose(token -> bitmap.startWrite(offset, length)
@@ -494,9 +500,31 @@ public final class MdArray implements AutoCloseable {
         return out;
     }
 
-    private <T> CompletableFuture<T> tracked(CompletableFuture<T> f) {
+    /**
+     * Runs a request unless the array is stopping, counting it in flight until it completes. The count goes
+     * up before {@code stopping} is read, and {@link #stop()} sets {@code stopping} before it reads the count,
+     * so a request either is refused or is one that stop() waits for.
+     */
+    private <T> CompletableFuture<T> tracked(Supplier<CompletableFuture<T>> request) {
         inflight.incrementAndGet();
-        return f.whenComplete((v, e) -> inflight.decrementAndGet());
+        if (stopping) {
+            requestDone();
+            return CompletableFuture.failedFuture(ArrayIoException.stopping());
+        }
+        CompletableFuture<T> f;
+        try {
+            f = request.get();
+        } catch (RuntimeException | Error e) {
+            requestDone();
+            throw e;
+        }
+        return f.whenComplete((v, e) -> requestDone());
+    }
+
+    private void requestDone() {
+        if (inflight.decrementAndGet() == 0 && stopping) {
+            drained.complete(null);
+        }
     }
 
     // ------------------------------------------------------------------ member state changes
@@ -872,14 +900,19 @@ public final class MdArray implements AutoCloseable {
             return;
         }
         stopping = true;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (inflight.get() > 0 && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(1);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
+        if (inflight.get() == 0) {
+            drained.complete(null);
+        }
+        try {
+            drained.get(STOP_DRAIN_SECONDS, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            // The bitmap keeps the chunks of unfinished writes dirty, so the superblocks below do not say clean.
+            LOG.log(System.Logger.Level.WARNING, "{0} request(s) still in flight after {1} s; stopping anyway",
+                    inflight.get(), STOP_DRAIN_SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("drained is only ever completed normally", e);
         }
         sync.stop();
         bitmapDaemon.cancel(false);

@@ -217,6 +217,29 @@ class MdArrayTest {
     }
 
     @Test
+    void stop_requestInFlight_waitsForItThenRefusesNewOnes() throws Exception {
+        List<Path> paths = create(1, 2, 16 * MIB, true);
+        CompletableFuture<Void> gate = new CompletableFuture<>();
+        MdArray array = start(paths, null, d -> new GatedReads(d, gate));
+        array.write(pattern(65536, 6), 0, true).join();
+        ByteBuffer back = ByteBuffer.allocateDirect(65536);
+        CompletableFuture<Void> read = array.read(back, 0);
+
+        CompletableFuture<Void> stopped = CompletableFuture.runAsync(array::stop);
+        await().during(300, TimeUnit.MILLISECONDS).atMost(5, TimeUnit.SECONDS).until(() -> !stopped.isDone());
+        assertThatThrownBy(() -> array.write(pattern(4096, 1), 4096, false).join())
+                .hasCauseInstanceOf(ArrayIoException.class)
+                .cause().satisfies(e -> assertThat(((ArrayIoException) e).isStopping()).isTrue());
+
+        gate.complete(null);
+        stopped.get(30, TimeUnit.SECONDS);
+        read.get(1, TimeUnit.SECONDS);
+        assertThat(back).isEqualTo(pattern(65536, 6));
+        assertThat(MemberMetadataReader.read(paths.get(0)).superblock().resyncOffset())
+                .as("stopped clean").isEqualTo(MdSuperblock.MAX_SECTOR);
+    }
+
+    @Test
     void raid10_threeMembers_dataRoundTripsAndChecksClean() throws Exception {
         List<Path> paths = create(10, 3, 32 * MIB, false);
         MdArray array = start(paths, null);
