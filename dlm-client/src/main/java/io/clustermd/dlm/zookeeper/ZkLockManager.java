@@ -697,8 +697,9 @@ public final class ZkLockManager implements LockManager {
     /**
      * Compare-and-set of one resource znode: 1. take the cached (or freshly read) state and its
      * version; 2. apply {@code change}; 3. write it back with that version, checking in the same
-     * multi-op that {@code as}'s member znode still exists; 4. on a version conflict, start over
-     * from a fresh read; on a lost connection, retry until fenced.
+     * multi-op that {@code as}'s member znode still exists (a change that writes nothing checks the
+     * version in that multi-op instead, so no answer comes from a stale copy); 4. on a version
+     * conflict, start over from a fresh read; on a lost connection, retry until fenced.
      */
     private <T> Mutation<T> mutateAs(Incarnation as, String path, Function<DlmResource, T> change, boolean evenIfFenced)
             throws Exception {
@@ -717,10 +718,17 @@ public final class ZkLockManager implements LockManager {
             DlmResource state = ResourceCodec.decode(c.bytes());
             T outcome = change.apply(state);
             byte[] bytes = ResourceCodec.encode(state);
-            if (outcome == DlmResource.Outcome.NOT_PENDING || Arrays.equals(bytes, c.bytes())) {
-                return new Mutation<>(outcome, state);
-            }
+            boolean unchanged = outcome == DlmResource.Outcome.NOT_PENDING || Arrays.equals(bytes, c.bytes());
             try {
+                if (unchanged) {
+                    // Nothing to write, but the answer (a NOQUEUE request NOT_GRANTED, say) was worked out on this
+                    // node's copy, which can lag behind a change another node has committed: a follower serves
+                    // reads from its own state. The leader confirms the version before the answer is given.
+                    client.transaction().forOperations(
+                            client.transactionOp().check().forPath(as.memberPath),
+                            client.transactionOp().check().withVersion(c.version()).forPath(path));
+                    return new Mutation<>(outcome, state);
+                }
                 List<CuratorTransactionResult> r = client.transaction().forOperations(
                         client.transactionOp().check().forPath(as.memberPath),
                         client.transactionOp().setData().withVersion(c.version()).forPath(path, bytes));
