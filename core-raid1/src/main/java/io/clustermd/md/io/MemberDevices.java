@@ -126,9 +126,33 @@ public final class MemberDevices {
 
     private static Path sysfs(Path device, String attribute) throws IOException {
         long rdev = ((Number) Files.getAttribute(device, "unix:rdev")).longValue();
-        // glibc's major()/minor() encoding of dev_t
-        long major = ((rdev >>> 8) & 0xfffL) | ((rdev >>> 32) & ~0xfffL);
-        long minor = (rdev & 0xffL) | ((rdev >>> 12) & ~0xffL);
-        return Path.of("/sys/dev/block/" + major + ":" + minor + "/" + attribute);
+        return Path.of("/sys/dev/block/" + major(rdev) + ":" + minor(rdev) + "/" + attribute);
+    }
+
+    /**
+     * The major and minor numbers of a block device (its {@code st_rdev}, the Major/Minor columns of mdadm
+     * --detail); null for a regular file, anything else that is not a block device, or a path that cannot be
+     * read.
+     */
+    public static int[] blockDeviceNumbers(Path path) {
+        try {
+            int mode = ((Number) Files.getAttribute(path, "unix:mode")).intValue();
+            if ((mode & S_IFMT) != S_IFBLK) {
+                return null;
+            }
+            long rdev = ((Number) Files.getAttribute(path, "unix:rdev")).longValue();
+            return new int[] {(int) major(rdev), (int) minor(rdev)};
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    // glibc's major()/minor() encoding of dev_t
+    private static long major(long rdev) {
+        return ((rdev >>> 8) & 0xfffL) | ((rdev >>> 32) & ~0xfffL);
+    }
+
+    private static long minor(long rdev) {
+        return (rdev & 0xffL) | ((rdev >>> 12) & ~0xffL);
     }
 }

@@ -1,6 +1,7 @@
 package io.clustermd.md.io;
 
 import static io.clustermd.md.io.IoTesting.sparseFile;
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
@@ -77,8 +78,37 @@ class MemberDevicesTest {
         Path target = sparseFile(dir.resolve("t.img"), 1 << 20);
         Path link = Files.createSymbolicLink(dir.resolve("link.img"), target);
         try (FileMemberDevice dev = MemberDevices.open(link, true, DIRECT)) {
-            org.assertj.core.api.Assertions.assertThat(dev.sizeBytes()).isEqualTo(1 << 20);
-            org.assertj.core.api.Assertions.assertThat(dev.name()).isEqualTo(link.toString());
+            assertThat(dev.sizeBytes()).isEqualTo(1 << 20);
+            assertThat(dev.name()).isEqualTo(link.toString());
         }
+    }
+
+    @Test
+    void blockDeviceNumbers_ofEveryBlockDeviceInSysfs_matchTheKernelsMajorMinor() throws Exception {
+        // /sys/dev/block/MAJ:MIN names every block device; its uevent says which /dev node that is.
+        int checked = 0;
+        try (var entries = Files.list(Path.of("/sys/dev/block"))) {
+            for (Path entry : (Iterable<Path>) entries::iterator) {
+                String devName = Files.readAllLines(entry.resolve("uevent")).stream()
+                        .filter(l -> l.startsWith("DEVNAME=")).map(l -> l.substring(8)).findFirst().orElse(null);
+                Path node = devName == null ? null : Path.of("/dev", devName);
+                if (node == null || !Files.exists(node)) {
+                    continue;
+                }
+                String[] majMin = entry.getFileName().toString().split(":");
+                assertThat(MemberDevices.blockDeviceNumbers(node)).as(node.toString())
+                        .containsExactly(Integer.parseInt(majMin[0]), Integer.parseInt(majMin[1]));
+                checked++;
+            }
+        }
+        assertThat(checked).as("block devices found").isPositive();
+    }
+
+    @Test
+    void blockDeviceNumbers_ofFileCharacterDeviceOrMissingPath_isNull() throws Exception {
+        Path file = sparseFile(dir.resolve("f.img"), 1 << 20);
+        assertThat(MemberDevices.blockDeviceNumbers(file)).isNull();
+        assertThat(MemberDevices.blockDeviceNumbers(Path.of("/dev/null"))).isNull();
+        assertThat(MemberDevices.blockDeviceNumbers(dir.resolve("missing"))).isNull();
     }
 }

@@ -17,6 +17,7 @@ import io.clustermd.md.NoSuperblockException;
 import io.clustermd.md.array.MdArray;
 import io.clustermd.md.array.SyncEngine;
 import io.clustermd.md.io.MemberDevice;
+import io.clustermd.md.io.MemberDevices;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -58,10 +59,12 @@ public final class ArrayControlAdapter implements ArrayControl {
                 case SPARE -> MemberState.SPARE;
                 case FAULTY -> MemberState.FAULTY;
             };
+            int[] numbers = MemberDevices.blockDeviceNumbers(Path.of(m.device()));
             members.add(new MemberStatus(m.device(), m.devNumber(),
                     state == MemberState.IN_SYNC || state == MemberState.REBUILDING ? m.slot() : null, state,
                     state == MemberState.REBUILDING ? m.recoveryOffset() / 512 : null,
-                    MdSuperblock.mdadmUuid(m.deviceUuid()), null, null));
+                    MdSuperblock.mdadmUuid(m.deviceUuid()), numbers == null ? null : numbers[0],
+                    numbers == null ? null : numbers[1]));
         }
         SyncEngine.Progress p = s.sync();
         SyncAction action = switch (p.action()) {
