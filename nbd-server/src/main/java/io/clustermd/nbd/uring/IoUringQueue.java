@@ -50,7 +50,7 @@ public final class IoUringQueue implements AutoCloseable {
      * (4 MiB on virtio): eight 1 MiB sequential reads reach the disk as two 4 MiB ones, and the disk finishes
      * them later than it would the eight. An io-wq worker issues each read on its own, as QEMU's one
      * submission per request does. Writes are left to merge: larger writes were faster on the same disk.
-     * Below this size the worker's hand-off costs more than a merge could.
+     * Smaller reads stay inline, where the worker's hand-off would be a larger share of each read's time.
      */
     public static final int ASYNC_READ_MIN = 256 << 10;
 
