@@ -35,6 +35,7 @@ bench_check_tools() {
 # job does not share the disk with the page cache's writeback.
 bench_random_file() {
   if [ ! -f "$1" ] || [ "$(stat -c %s "$1")" != "$2" ]; then
+    echo "bench: writing $(($2 >> 20)) MiB of random data to $1" >&2
     head -c "$2" /dev/urandom > "$1.tmp" && sync "$1.tmp" && mv "$1.tmp" "$1"
   fi
 }

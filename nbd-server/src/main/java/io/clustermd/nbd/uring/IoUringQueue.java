@@ -136,8 +136,13 @@ public final class IoUringQueue implements AutoCloseable {
      */
     public CompletableFuture<Integer> read(int fd, ByteBuffer dst, long offset) {
         int length = dst.remaining();
-        return submit(IORING_OP_READ, length >= ASYNC_READ_MIN ? IOSQE_ASYNC : 0, fd, offset,
-                Buffer.memoryAddress(dst) + dst.position(), length, 0, dst);
+        return submit(IORING_OP_READ, readSqeFlags(length), fd, offset, Buffer.memoryAddress(dst) + dst.position(),
+                length, 0, dst);
+    }
+
+    /** The SQE flags of a read of {@code length} bytes. */
+    static byte readSqeFlags(int length) {
+        return length >= ASYNC_READ_MIN ? IOSQE_ASYNC : 0;
     }
 
     /** pwrite of {@code src}'s remaining bytes (a direct buffer); {@code dsync}: durable on completion. */

@@ -42,6 +42,14 @@ class IoUringQueueTest {
         }
     }
 
+    @Test
+    void readSqeFlags_largeReadsOnly_areIssuedByTheKernelsWorkers() {
+        assertThat(IoUringQueue.readSqeFlags(4096)).isZero();
+        assertThat(IoUringQueue.readSqeFlags(IoUringQueue.ASYNC_READ_MIN - 1)).isZero();
+        assertThat(IoUringQueue.readSqeFlags(IoUringQueue.ASYNC_READ_MIN)).isEqualTo(IoUringQueue.IOSQE_ASYNC);
+        assertThat(IoUringQueue.readSqeFlags(1 << 20)).isEqualTo(IoUringQueue.IOSQE_ASYNC);
+    }
+
     private static void readAll(EventLoopGroup group, IoUringQueue queue, int fd, byte[] content) throws Exception {
         // Sizes below, at and above the threshold, with adjacent offsets the block layer could merge.
         int[] sizes = {4096, IoUringQueue.ASYNC_READ_MIN - 4096, IoUringQueue.ASYNC_READ_MIN, 1 << 20, 1 << 20,
