@@ -44,7 +44,7 @@ run_module_main() {
   local module=$1 main=$2; shift 2
   local root jar
   root=$(clustermd_root)
-  jar=$(ls "$root/$module"/target/clustermd-"$module"-*.jar 2>/dev/null | grep -v -e sources -e tests | head -n 1)
+  jar=$(ls "$root/$module"/target/clustermd-"$module"-*.jar 2>/dev/null | grep -v -e sources -e tests | head -n 1 || true)
   if [ -z "$jar" ] || [ ! -d "$root/$module/target/lib" ]; then
     echo "clustermd: $module is not built yet; run '$root/scripts/build' first (scripts/demo and scripts/test build too)." >&2
     exit 2
@@ -54,22 +54,74 @@ run_module_main() {
     -cp "$jar:$root/$module/target/lib/*" "$main" "$@"
 }
 
-# install_packages: installs every package named in scripts/packages that is not installed yet.
-install_packages() {
-  local root missing=() pkg
+# packages_for GROUP...: prints the Debian packages of scripts/packages used by any of the groups
+# (demo, test, vmtest, bench), resolving 'A|B' to the first name this release offers.
+packages_for() {
+  local root line pkg groups group want alt chosen
   root=$(clustermd_root)
-  while read -r pkg; do
-    pkg=${pkg%%#*}; pkg=${pkg//[[:space:]]/}
-    [ -n "$pkg" ] || continue
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  while IFS= read -r line; do
+    line=${line%%#*}
+    read -r pkg groups <<< "$line" || true
+    [ -n "${pkg:-}" ] || continue
+    for want in "$@"; do
+      for group in $groups; do
+        [ "$group" = "$want" ] || continue
+        chosen=""
+        for alt in ${pkg//|/ }; do
+          if [ -n "$(apt-cache policy "$alt" 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" {print $2}')" ] ||
+             dpkg-query -W -f='${Status}' "$alt" 2>/dev/null | grep -q 'install ok installed'; then
+            chosen=$alt; break
+          fi
+        done
+        printf '%s\n' "${chosen:-${pkg%%|*}}"
+        continue 3
+      done
+    done
   done < "$root/scripts/packages"
+}
+
+# install_packages GROUP...: installs the packages of scripts/packages used by these groups that
+# are not installed yet (apt-get, as root or through sudo). Says what failed and what to do.
+install_packages() {
+  [ $# -gt 0 ] || set -- demo test vmtest bench
+  if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
+    echo "clustermd: this is not a Debian/Ubuntu system (no apt-get); install by hand: $(packages_for "$@" | tr '\n' ' ')" >&2
+    return 1
+  fi
+  local missing=() pkg sudo="" log
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ -n "$sudo" ] && ! command -v sudo >/dev/null; then
+    echo "clustermd: installing packages needs root (or sudo); run as root" >&2
+    return 1
+  fi
+  # Without package lists (a new machine) apt-cache knows no candidates: update first.
+  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -print -quit 2>/dev/null)" ]; then
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || true
+  fi
+  while read -r pkg; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done < <(packages_for "$@")
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "clustermd: installing Debian packages: ${missing[*]}" >&2
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq >/dev/null
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  log=$(mktemp)
+  if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq > "$log" 2>&1; then
+    tail -n 5 "$log" >&2; rm -f "$log"
+    echo "clustermd: 'apt-get update' failed (above): check the network and the apt sources, then run again" >&2
+    return 1
+  fi
+  if ! $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" > "$log" 2>&1; then
+    tail -n 15 "$log" >&2; rm -f "$log"
+    echo "clustermd: could not install ${missing[*]} (apt-get's words above); install them by hand and run again" >&2
+    return 1
+  fi
+  rm -f "$log"
+}
+
+# say_where_it_failed: makes a script that uses 'set -e' print the command and line that failed,
+# so that no script ends with a non-zero status and nothing said.
+say_where_it_failed() {
+  set -o errtrace
+  trap 'echo "clustermd: ${0##*/}: line $LINENO: \"$BASH_COMMAND\" failed (exit $?)" >&2' ERR
 }
 
 # maven: runs Maven with the JDK find_jdk chose, quietly about JDK 25's Unsafe notice.
@@ -82,11 +134,16 @@ maven() {
 ensure_built() {
   local root stamp
   root=$(clustermd_root)
-  stamp=$(ls "$root"/cmd/target/clustermd-cmd-*.jar 2>/dev/null | grep -v tests | head -n 1)
+  # (|| true: on a checkout never built there is no jar, and the pipeline's failure must not end
+  # the calling script under 'set -o pipefail' before the build starts.)
+  stamp=$(ls "$root"/cmd/target/clustermd-cmd-*.jar 2>/dev/null | grep -v -e sources -e tests | head -n 1 || true)
   if [ -n "$stamp" ] && [ -d "$root/daemon/target/lib" ] && [ -d "$root/cmd/target/lib" ] &&
      [ -z "$(find "$root" -path "$root/.git" -prune -o \( -name pom.xml -o -path '*/src/main/*' \) -newer "$stamp" -print -quit)" ]; then
     return 0
   fi
-  echo "clustermd: building (this takes a minute the first time)..." >&2
-  (cd "$root" && maven -q -DskipTests install)
+  echo "clustermd: building (about a minute the first time, more while Maven downloads)..." >&2
+  if ! (cd "$root" && maven -q -DskipTests install); then
+    echo "clustermd: the build failed (Maven's words above); fix that, or run '$root/scripts/build' to see it again" >&2
+    return 1
+  fi
 }

@@ -30,9 +30,21 @@ public final class Host {
         }
     }
 
-    /** {@code totem.cluster_name} from /etc/corosync/corosync.conf, or null. */
+    /** Environment variable naming another corosync.conf (tests point it into their own directories). */
+    static final String COROSYNC_CONF_ENV = "CLUSTERMD_COROSYNC_CONF";
+
+    /**
+     * {@code totem.cluster_name} from corosync's configuration, or null: /etc/corosync/corosync.conf,
+     * or the file named by {@value #COROSYNC_CONF_ENV}.
+     */
     static String corosyncClusterName() {
-        Path conf = Path.of("/etc/corosync/corosync.conf");
+        String override = System.getenv(COROSYNC_CONF_ENV);
+        return corosyncClusterName(Path.of(override == null || override.isEmpty()
+                ? "/etc/corosync/corosync.conf" : override));
+    }
+
+    /** {@code totem.cluster_name} from the corosync.conf at {@code conf}, or null if absent or unnamed. */
+    static String corosyncClusterName(Path conf) {
         try {
             Matcher m = Pattern.compile("(?m)^\\s*cluster_name\\s*:\\s*(\\S+)").matcher(Files.readString(conf));
             return m.find() ? m.group(1) : null;

@@ -107,7 +107,7 @@ class SingleNodeDaemonTest {
             assertThat(second.stderr()).contains(members.get(0) + ": in use", "clusterctl stop");
             StringWriter err = new StringWriter();
             assertThat(ClusterCtl.run(new String[] {"create", "--level=1", "--raid-devices=2", "--name=over",
-                    "--force", members.get(0).toString(), members.get(1).toString()},
+                    "--home-cluster=test", "--force", members.get(0).toString(), members.get(1).toString()},
                     new PrintWriter(new StringWriter()), new PrintWriter(err))).isNotZero();
             assertThat(err.toString()).contains(members.get(0) + ": in use");
 
