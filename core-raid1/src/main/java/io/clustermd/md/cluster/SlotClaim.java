@@ -1,0 +1,100 @@
+package io.clustermd.md.cluster;
+
+import io.clustermd.dlm.LockFlag;
+import io.clustermd.dlm.LockHandle;
+import io.clustermd.dlm.LockMode;
+import io.clustermd.dlm.LockResult;
+import io.clustermd.dlm.LockStatus;
+import io.clustermd.dlm.Lockspace;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+
+/**
+ * This node's bitmap slot: the {@code bitmapNNNN} lock held PW for the node's whole membership
+ * (md's own-slot lock in {@code join}). Whoever holds it owns that slot's bitmap on every member;
+ * the LVB carries the node's resync window ({@link ResyncInfoCodec}).
+ *
+ * <p>md gets the slot from the DLM's node slot ({@code recover_done}); a userspace lockspace has
+ * no such number, so the node takes the first slot whose lock it can get at once (PW|NOQUEUE): a
+ * slot whose lock is held belongs to a live node, or to a dead one not yet recovered, and is skipped.
+ */
+public final class SlotClaim {
+
+    private final LockHandle lock;
+    private final int slot;
+    private final ResyncInfoCodec.Window previousWindow;
+
+    private SlotClaim(LockHandle lock, int slot, ResyncInfoCodec.Window previousWindow) {
+        this.lock = lock;
+        this.slot = slot;
+        this.previousWindow = previousWindow;
+    }
+
+    /**
+     * Takes the first free slot of {@code nodes}: for slot 0, 1, … {@code bitmapNNNN} PW with
+     * NOQUEUE and VALBLK; the first grant wins.
+     *
+     * @return the claim; fails with {@link SlotsFullException} if every slot is held
+     */
+    public static CompletableFuture<SlotClaim> claimFirstFree(Lockspace lockspace, int nodes, Duration timeout) {
+        if (nodes < 1) {
+            throw new IllegalArgumentException("an array has at least one node slot, got " + nodes);
+        }
+        return tryFrom(lockspace, 0, nodes, timeout);
+    }
+
+    private static CompletableFuture<SlotClaim> tryFrom(Lockspace lockspace, int slot, int nodes, Duration timeout) {
+        if (slot >= nodes) {
+            return CompletableFuture.failedFuture(new SlotsFullException(nodes));
+        }
+        LockHandle h = lockspace.newLock(ClusterLocks.bitmap(slot));
+        return h.lock(LockMode.PW, timeout, LockFlag.NOQUEUE, LockFlag.VALBLK).thenCompose(r -> {
+            if (r.granted()) {
+                ResyncInfoCodec.Window previous = r.valNotValid() ? ResyncInfoCodec.Window.NONE
+                        : ResyncInfoCodec.decode(r.lvb());
+                return CompletableFuture.completedFuture(new SlotClaim(h, slot, previous));
+            }
+            if (r.status() == LockStatus.NOT_GRANTED) {
+                return tryFrom(lockspace, slot + 1, nodes, timeout);
+            }
+            throw new CompletionException(new ClusterWaitException("claiming bitmap slot " + slot + ": " + r.status()
+                    + (r.cause() == null ? "" : " (" + r.cause().getMessage() + ")")));
+        });
+    }
+
+    /** The slot, 0-based (md's {@code slot_number - 1}). */
+    public int slot() {
+        return slot;
+    }
+
+    /** The window the slot's previous owner last published (it died resyncing), or none. */
+    public ResyncInfoCodec.Window previousWindow() {
+        return previousWindow;
+    }
+
+    /**
+     * Publishes this node's resync window in the slot lock's LVB (md's {@code add_resync_info} and
+     * the PW→PW re-request that writes it), so a node that joins later suspends it.
+     */
+    public CompletableFuture<LockResult> publishWindow(ResyncInfoCodec.Window window) {
+        lock.setLvb(ResyncInfoCodec.encode(window));
+        return lock.convert(LockMode.PW, LockFlag.VALBLK);
+    }
+
+    /** Gives the slot up (md's {@code leave}): a later node may take it. */
+    public CompletableFuture<LockResult> release() {
+        return lock.unlock();
+    }
+
+    /** Every node slot is held by a live node. */
+    public static final class SlotsFullException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        SlotsFullException(int nodes) {
+            super("all " + nodes + " node slots of the array are held by running nodes; stop a node, or give the array "
+                    + "more slots (it was created with --nodes=" + nodes + ")");
+        }
+    }
+}
