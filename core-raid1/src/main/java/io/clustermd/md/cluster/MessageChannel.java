@@ -38,7 +38,7 @@ public final class MessageChannel {
     }
 
     private final Lockspace lockspace;
-    private final int slot;
+    private volatile int slot;
     private final Duration stepTimeout;
     private final Duration ackTimeout;
     private final Consumer<String> log;
@@ -67,7 +67,8 @@ public final class MessageChannel {
 
     /**
      * @param lockspace the array's lockspace
-     * @param slot this node's bitmap slot (stamped on every message sent)
+     * @param slot this node's bitmap slot (stamped on every message sent), or -1 until
+     *     {@link #bindSlot} is called
      * @param stepTimeout the bound of every lock step but the wait for acknowledgements
      * @param ackTimeout how long a sender waits for every node to process its message
      * @param log where events worth a line in the daemon log go
@@ -111,6 +112,14 @@ public final class MessageChannel {
                 .thenApply(r -> null);
     }
 
+    /** Sets this node's slot once it is claimed (the channel is opened before, to claim under the token). */
+    public void bindSlot(int claimed) {
+        if (claimed < 0 || claimed > 0xff) {
+            throw new IllegalArgumentException("slot must be 0..255, got " + claimed);
+        }
+        slot = claimed;
+    }
+
     /** From now on received messages go to {@code r} (and any that arrived while joining do). */
     public void startReceiving(Receiver r) {
         boolean start;
@@ -138,6 +147,9 @@ public final class MessageChannel {
 
         /** Sends one message while holding the token (md's {@code __sendmsg}); see {@link MessageChannel#send}. */
         public CompletableFuture<ClusterMessage> send(ClusterMessage m) {
+            if (slot < 0) {
+                return CompletableFuture.failedFuture(new IllegalStateException("no slot yet: claim one first"));
+            }
             return sendHeld(m.stamped(slot, sequence.incrementAndGet()));
         }
 

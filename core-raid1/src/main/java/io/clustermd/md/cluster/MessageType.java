@@ -22,9 +22,25 @@ public enum MessageType {
     /** {@code BITMAP_RESIZE}: the bitmap grows to {@code high} sectors. */
     BITMAP_RESIZE(7),
     /** {@code RESYNCING_START}: the sender starts a resync (clears WAITING_FOR_SYNC). */
-    RESYNCING_START(8);
+    RESYNCING_START(8),
+    /**
+     * Not in md (whose DLM tells every node of joins): the sender took its slot; watch it, so
+     * its death is noticed. clustermd's own number, after md's.
+     */
+    NODE_JOINED(64),
+    /**
+     * Not in md: the sender took over dead slot {@code raidSlot}'s dirty bits; until it says
+     * {@link #SLOT_RECOVERED}, read everything from the first in-sync member.
+     */
+    SLOT_RECOVERING(65),
+    /**
+     * Not in md: the dead slot {@code raidSlot}'s dirty bits are durable in the sender's slot;
+     * read the chunks dirty there from the first member until the sender's resync ends.
+     */
+    SLOT_RECOVERED(66);
 
-    private static final MessageType[] BY_CODE = values();
+    private static final java.util.Map<Integer, MessageType> BY_CODE = java.util.Arrays.stream(values())
+            .collect(java.util.stream.Collectors.toUnmodifiableMap(MessageType::code, t -> t));
 
     private final int code;
 
@@ -48,10 +64,11 @@ public enum MessageType {
      * @throws IllegalArgumentException for a number md does not define
      */
     public static MessageType ofCode(int code) {
-        if (code < 0 || code >= BY_CODE.length || BY_CODE[code].code != code) {
+        MessageType t = BY_CODE.get(code);
+        if (t == null) {
             throw new IllegalArgumentException("unknown cluster message type " + code
-                    + " (known: 0.." + (BY_CODE.length - 1) + "); a node of a newer version may be in the cluster");
+                    + " (known: md's 0..8 and clustermd's 64..66); a node of a newer version may be in the cluster");
         }
-        return BY_CODE[code];
+        return t;
     }
 }

@@ -16,6 +16,11 @@ public final class ResyncInfoCodec {
     static final int LO = 0;
     /** {@code hi}: end sector of the window (le64); 0 = no resync in progress. */
     static final int HI = 8;
+    /**
+     * Not in md: 1 when the owner left cleanly and wrote this on its way out. A dead owner's LVB
+     * is marked invalid by the lock manager instead, so a watcher can tell a leave from a death.
+     */
+    static final int LEFT_CLEANLY = 16;
 
     private ResyncInfoCodec() {
     }
@@ -41,6 +46,18 @@ public final class ResyncInfoCodec {
     public static byte[] encode(Window window) {
         return ByteBuffer.allocate(Lvb.LENGTH).order(ByteOrder.LITTLE_ENDIAN)
                 .putLong(LO, window.lo()).putLong(HI, window.hi()).array();
+    }
+
+    /** The LVB a node writes when it releases its slot after a clean stop. */
+    public static byte[] encodeLeftCleanly() {
+        byte[] lvb = encode(Window.NONE);
+        lvb[LEFT_CLEANLY] = 1;
+        return lvb;
+    }
+
+    /** True if the LVB says its owner left cleanly. */
+    public static boolean leftCleanly(byte[] lvb) {
+        return lvb != null && lvb.length == Lvb.LENGTH && lvb[LEFT_CLEANLY] == 1;
     }
 
     /**

@@ -83,9 +83,13 @@ public final class SlotClaim {
         return lock.convert(LockMode.PW, LockFlag.VALBLK);
     }
 
-    /** Gives the slot up (md's {@code leave}): a later node may take it. */
+    /**
+     * Gives the slot up after a clean stop (md's {@code leave}): the LVB says so, so the nodes
+     * watching this slot know there is nothing to recover; a later node may take it.
+     */
     public CompletableFuture<LockResult> release() {
-        return lock.unlock();
+        lock.setLvb(ResyncInfoCodec.encodeLeftCleanly());
+        return lock.unlock(LockFlag.VALBLK);
     }
 
     /** Every node slot is held by a live node. */

@@ -1,0 +1,223 @@
+package io.clustermd.md.cluster;
+
+import io.clustermd.dlm.LockMode;
+import io.clustermd.dlm.LockHandle;
+import io.clustermd.dlm.Lockspace;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.Consumer;
+
+/**
+ * This node's membership in a clustered array: md-cluster's {@code join}/{@code leave} and its
+ * receive dispatch ({@code process_recvd_msg}), over one lockspace.
+ */
+public final class ClusterNode {
+
+    /** What the array does for the cluster layer; all may complete later, none may block. */
+    public interface ArrayEvents extends SlotTakeover {
+        /** Chunks were taken over into our slot: resync them (when the {@code resync} lock is ours). */
+        void resyncNeeded(long chunks);
+
+        /**
+         * Node {@code recovererSlot} now holds dead slot {@code deadSlot}'s dirty bits: read the
+         * chunks dirty in {@code recovererSlot} from the first member until its resync ends.
+         */
+        default CompletableFuture<Void> remoteSlotRecovered(int recovererSlot, int deadSlot) {
+            return CompletableFuture.completedFuture(null);
+        }
+
+        /** METADATA_UPDATED: re-read the superblocks ({@code md_reload_sb}). */
+        default CompletableFuture<Void> metadataUpdated(int raidSlot) {
+            return CompletableFuture.completedFuture(null);
+        }
+    }
+
+    /** Bounds of the cluster's waits. */
+    public record Timeouts(Duration step, Duration ack) {
+        /** md's 30 s for every lock wait. */
+        public static final Timeouts DEFAULT = new Timeouts(Duration.ofSeconds(30), Duration.ofSeconds(30));
+    }
+
+    private final Lockspace lockspace;
+    private final MessageChannel channel;
+    private final RemoteResyncWindows windows;
+    private final PeerWatch peers;
+    private final ArrayEvents events;
+    private final Consumer<String> log;
+    private final Timeouts timeouts;
+    private SlotClaim slot;
+    private LockHandle noNewDev;
+    private LockHandle resync;
+    /** Read-balancing suspensions held for a node that announced SLOT_RECOVERING, by its slot. */
+    private final Map<Integer, Integer> suspendedFor = new HashMap<>();
+
+    private ClusterNode(Lockspace lockspace, int nodes, ArrayEvents events, Timeouts timeouts, Consumer<String> log) {
+        this.lockspace = lockspace;
+        this.events = events;
+        this.log = log;
+        this.timeouts = timeouts;
+        this.windows = new RemoteResyncWindows();
+        this.channel = new MessageChannel(lockspace, -1, timeouts.step(), timeouts.ack(), log);
+        this.peers = new PeerWatch(lockspace, nodes, channel, windows, events, events::resyncNeeded, timeouts.step(), log);
+    }
+
+    /**
+     * Joins the array's cluster:
+     * <ol>
+     *   <li>the message channel: token and message NL, ack CR taken under the token;</li>
+     *   <li>token EX, so no other node joins or sends while we look around;</li>
+     *   <li>the first free slot, {@code bitmapNNNN} PW|NOQUEUE, held for our whole life;</li>
+     *   <li>every other slot probed: live nodes are watched and their resync windows suspended
+     *       (md's {@code gather_all_resync_info}); free ones noted;</li>
+     *   <li>NODE_JOINED, so every node watches our slot; token released;</li>
+     *   <li>{@code no-new-dev} CR and {@code resync} NL;</li>
+     *   <li>messages are processed from now on;</li>
+     *   <li>free slots left dirty by a node that died alone are taken over.</li>
+     * </ol>
+     * Nothing is written to a member before step 3 holds the slot.
+     *
+     * @throws SlotClaim.SlotsFullException (as the cause) if every slot is taken
+     */
+    public static CompletableFuture<ClusterNode> join(Lockspace lockspace, int nodes, ArrayEvents events,
+                                                      Timeouts timeouts, Consumer<String> log) {
+        ClusterNode node = new ClusterNode(lockspace, nodes, Objects.requireNonNull(events, "events"), timeouts, log);
+        return node.channel.open()                                                            // 1.
+                .thenCompose(v -> node.channel.acquireToken())                                // 2.
+                .thenCompose(hold -> SlotClaim.claimFirstFree(lockspace, nodes, timeouts.step())   // 3.
+                        .thenCompose(claim -> {
+                            node.slot = claim;
+                            node.channel.bindSlot(claim.slot());
+                            node.peers.ownSlot(claim.slot());
+                            return node.peers.probeAll();                                     // 4.
+                        })
+                        .thenCompose(free -> hold.send(ClusterMessage.of(MessageType.NODE_JOINED, 0, 0, 0))   // 5.
+                                .thenApply(m -> free))
+                        .handle((free, e) -> hold.release().handle((v, releaseError) -> {
+                            if (e != null) {
+                                throw new CompletionException(MessageChannel.unwrap(e));
+                            }
+                            return free;
+                        }))
+                        .thenCompose(f -> f))
+                .thenCompose(free -> node.holdSharedLocks().thenApply(v -> free))             // 6.
+                .thenCompose(free -> {
+                    node.channel.startReceiving(node::dispatch);                              // 7.
+                    log.accept("cluster: joined as slot " + node.slot.slot() + " of " + nodes);
+                    return node.peers.takeOverIfDirty(free);                                  // 8.
+                })
+                .thenApply(v -> node);
+    }
+
+    private CompletableFuture<Void> holdSharedLocks() {
+        noNewDev = lockspace.newLock(ClusterLocks.NO_NEW_DEV);
+        resync = lockspace.newLock(ClusterLocks.RESYNC);
+        return noNewDev.lock(LockMode.CR, timeouts.step())
+                .thenCompose(r -> resync.lock(LockMode.NL, timeouts.step()))
+                .thenApply(r -> null);
+    }
+
+    /** md's {@code process_recvd_msg}. */
+    private CompletableFuture<Void> dispatch(ClusterMessage m) {
+        switch (m.type()) {
+            case NODE_JOINED -> {
+                peers.watch(m.senderSlot());
+                return done();
+            }
+            case RESYNCING -> {
+                windows.update(m.senderSlot(), new ResyncInfoCodec.Window(m.low(), m.high()));
+                return done();
+            }
+            case SLOT_RECOVERING -> {
+                synchronized (suspendedFor) {
+                    suspendedFor.merge(m.senderSlot(), 1, Integer::sum);
+                }
+                windows.suspendReadBalancing();
+                windows.update(m.raidSlot(), ResyncInfoCodec.Window.NONE);
+                return done();
+            }
+            case SLOT_RECOVERED -> {
+                return events.remoteSlotRecovered(m.senderSlot(), m.raidSlot()).thenRun(() -> {
+                    // The recoverer's own suspension ends, and so does any held for the dead node
+                    // (it may have died between announcing a recovery and finishing it).
+                    resumeFor(m.senderSlot());
+                    resumeFor(m.raidSlot());
+                });
+            }
+            case METADATA_UPDATED -> {
+                return events.metadataUpdated(m.raidSlot());
+            }
+            default -> {
+                log.accept("cluster: " + m + " is not handled by this version; acknowledged");
+                return done();
+            }
+        }
+    }
+
+    private void resumeFor(int senderSlot) {
+        int n;
+        synchronized (suspendedFor) {
+            Integer held = suspendedFor.remove(senderSlot);
+            n = held == null ? 0 : held;
+        }
+        for (int i = 0; i < n; i++) {
+            windows.resumeReadBalancing();
+        }
+    }
+
+    private static CompletableFuture<Void> done() {
+        return CompletableFuture.completedFuture(null);
+    }
+
+    /** This node's slot (0-based). */
+    public int slot() {
+        return slot.slot();
+    }
+
+    /** The message channel (for superblock updates and resync announcements). */
+    public MessageChannel channel() {
+        return channel;
+    }
+
+    /** Other nodes' resync windows and read-balancing state. */
+    public RemoteResyncWindows windows() {
+        return windows;
+    }
+
+    /** The slots of the live nodes we watch. */
+    public Set<Integer> peerSlots() {
+        return peers.watchedSlots();
+    }
+
+    /** Slots being recovered by this node. */
+    public Set<Integer> recoveringSlots() {
+        return peers.recoveringSlots();
+    }
+
+    /** Publishes our resync window in our slot lock's LVB (read by nodes that join later). */
+    public CompletableFuture<Void> publishWindow(ResyncInfoCodec.Window window) {
+        return slot.publishWindow(window).thenApply(r -> null);
+    }
+
+    /**
+     * Leaves cleanly (md's {@code leave}): stops watching and receiving, releases our slot with
+     * the LVB saying so (the nodes watching it then have nothing to recover), and closes the
+     * lockspace. The caller has flushed the bitmap first.
+     */
+    public CompletableFuture<Void> leave() {
+        peers.close();
+        channel.close();
+        return slot.release().handle((r, e) -> {
+            if (e != null) {
+                log.accept("cluster: releasing slot " + slot.slot() + ": " + MessageChannel.unwrap(e).getMessage());
+            }
+            lockspace.close();
+            return null;
+        });
+    }
+}
