@@ -199,6 +199,11 @@ public final class ClusterNode {
         return peers.recoveringSlots();
     }
 
+    /** The {@code resync} lock, held NL until this node resyncs (then EX). */
+    LockHandle resyncLock() {
+        return resync;
+    }
+
     /** Publishes our resync window in our slot lock's LVB (read by nodes that join later). */
     public CompletableFuture<Void> publishWindow(ResyncInfoCodec.Window window) {
         return slot.publishWindow(window).thenApply(r -> null);

@@ -39,7 +39,7 @@ class ClusterNodeClusterTest {
         cluster.close();
     }
 
-    private final class Node implements ClusterNode.ArrayEvents {
+    private class Node implements ClusterNode.ArrayEvents {
         final String name;
         final LocalLockManager manager;
         final ClusterNode cluster;
@@ -197,5 +197,49 @@ class ClusterNodeClusterTest {
         a.cluster.channel().send(ClusterMessage.resyncing(0, 0, 0, 0)).get(5, TimeUnit.SECONDS);   // done
         heldB.get(5, TimeUnit.SECONDS);
         heldC.get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void resyncStart_oneNodeAtATime_andItsWindowsHoldWritesElsewhere() throws Exception {
+        Node a = new Node("a");
+        Node b = new Node("b");
+        DlmClusterOperations opsA = new DlmClusterOperations(a.cluster, line -> log.add("a: " + line));
+        DlmClusterOperations opsB = new DlmClusterOperations(b.cluster, line -> log.add("b: " + line));
+
+        opsA.resyncStart();
+        CompletableFuture<Void> bTurn = CompletableFuture.runAsync(() -> {
+            try {
+                opsB.resyncStart();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        opsA.resyncInfoUpdate(0, 4096);
+        assertThat(b.cluster.windows().awaitWritable(0, 4096)).isNotDone();
+        assertThat(opsB.readFromFirstOnly(1 << 20, 4096)).isTrue();
+        assertThat(bTurn).isNotDone();
+
+        opsA.resyncFinish();
+        bTurn.get(10, TimeUnit.SECONDS);
+        assertThat(opsB.awaitWritable(0, 4096)).isDone();
+        opsB.resyncFinish();
+    }
+
+    @Test
+    void metadataUpdate_tellsEveryOtherNodeToReloadTheSuperblocks() throws Exception {
+        List<Integer> reloads = new CopyOnWriteArrayList<>();
+        Node a = new Node("a");
+        Node b = new Node("b") {
+            @Override
+            public CompletableFuture<Void> metadataUpdated(int raidSlot) {
+                reloads.add(raidSlot);
+                return CompletableFuture.completedFuture(null);
+            }
+        };
+        DlmClusterOperations opsA = new DlmClusterOperations(a.cluster, line -> log.add("a: " + line));
+        opsA.metadataUpdateStart().get(5, TimeUnit.SECONDS);
+        opsA.metadataUpdateFinish().get(5, TimeUnit.SECONDS);
+        assertThat(reloads).hasSize(1);
+        assertThat(b.cluster.channel().messagesReceived()).isEqualTo(1);   // b joined after a: only this one
     }
 }

@@ -1,0 +1,155 @@
+package io.clustermd.md.cluster;
+
+import io.clustermd.dlm.LockFlag;
+import io.clustermd.dlm.LockHandle;
+import io.clustermd.dlm.LockMode;
+import io.clustermd.dlm.LockResult;
+import io.clustermd.md.array.ClusterOperations;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+
+/**
+ * md's {@code struct md_cluster_operations} for a clustered array ({@code md-cluster.c}'s
+ * {@code cluster_ops}), on a {@link ClusterNode}: the array calls these without knowing that a
+ * cluster is there ({@link io.clustermd.md.array.LocalClusterOperations} is the single node).
+ */
+public final class DlmClusterOperations implements ClusterOperations {
+
+    /** How often a waiting resync re-requests the {@code resync} lock and says what it waits for. */
+    static final Duration RESYNC_LOCK_RETRY = Duration.ofSeconds(5);
+
+    private final ClusterNode node;
+    private final Consumer<String> log;
+    private final Object tokenLock = new Object();
+    private MessageChannel.TokenHold token;
+    private volatile String resyncWaitingFor;
+
+    public DlmClusterOperations(ClusterNode node, Consumer<String> log) {
+        this.node = node;
+        this.log = log;
+    }
+
+    @Override
+    public int slot() {
+        return node.slot();
+    }
+
+    @Override
+    public CompletableFuture<Void> awaitWritable(long offset, long length) {
+        return node.windows().awaitWritable(offset, length);
+    }
+
+    @Override
+    public boolean readFromFirstOnly(long offset, long length) {
+        return node.windows().readFromFirstOnly(offset, length);
+    }
+
+    /** md's {@code metadata_update_start}: the token, held until {@link #metadataUpdateFinish}. */
+    @Override
+    public CompletableFuture<Void> metadataUpdateStart() {
+        return node.channel().acquireToken().thenAccept(hold -> {
+            synchronized (tokenLock) {
+                token = hold;
+            }
+        });
+    }
+
+    /** md's {@code metadata_update_finish}: METADATA_UPDATED to every node, then the token goes back. */
+    @Override
+    public CompletableFuture<Void> metadataUpdateFinish() {
+        MessageChannel.TokenHold hold;
+        synchronized (tokenLock) {
+            hold = token;
+            token = null;
+        }
+        if (hold == null) {
+            return CompletableFuture.failedFuture(new IllegalStateException("metadata update finished without a start"));
+        }
+        return hold.send(ClusterMessage.of(MessageType.METADATA_UPDATED, 0, 0, 0))
+                .handle((m, e) -> hold.release().handle((v, releaseError) -> {
+                    if (e != null) {
+                        throw new CompletionException(MessageChannel.unwrap(e));
+                    }
+                    return (Void) null;
+                }))
+                .thenCompose(f -> f);
+    }
+
+    /**
+     * md's {@code resync_start}: the {@code resync} lock EX, so one node at a time syncs. Waits as
+     * long as another node resyncs (md waits without a bound too), re-requesting every few seconds
+     * so the wait is logged and shown ({@link #resyncWaitingFor()}); an interrupt (stop) ends it.
+     */
+    @Override
+    public void resyncStart() throws InterruptedException {
+        LockHandle resync = node.resyncLock();
+        while (true) {
+            CompletableFuture<LockResult> f = resync.lock(LockMode.EX, RESYNC_LOCK_RETRY, LockFlag.CONVERT);
+            try {
+                LockResult r = f.get(RESYNC_LOCK_RETRY.toMillis() + 5_000, TimeUnit.MILLISECONDS);
+                if (r.granted()) {
+                    resyncWaitingFor = null;
+                    return;
+                }
+                resyncWaitingFor = "another node to finish its resync (lock 'resync')";
+                log.accept("cluster: resync waits for " + resyncWaitingFor + ": " + r.status());
+            } catch (InterruptedException e) {
+                resync.cancel();
+                resyncWaitingFor = null;
+                throw e;
+            } catch (ExecutionException | TimeoutException e) {
+                resyncWaitingFor = "the lock manager (lock 'resync')";
+                log.accept("cluster: resync waits for " + resyncWaitingFor + ": " + e);
+                resync.cancel();
+            }
+        }
+    }
+
+    /** What a waiting {@link #resyncStart} waits for, or {@code null}. */
+    public String resyncWaitingFor() {
+        return resyncWaitingFor;
+    }
+
+    /**
+     * md's {@code resync_info_update}: RESYNCING(low, high) to every node, and the same window in
+     * our slot lock's LVB for nodes that join later. Called from the sync thread; waits for the
+     * acknowledgements (bounded by the ack timeout), because writes on the other nodes must be held
+     * before this node copies the window.
+     */
+    @Override
+    public void resyncInfoUpdate(long low, long high) {
+        ResyncInfoCodec.Window w = high == 0 ? ResyncInfoCodec.Window.NONE : new ResyncInfoCodec.Window(low, high);
+        try {
+            node.publishWindow(w).join();
+            node.channel().send(ClusterMessage.resyncing(0, w.lo(), w.hi(), 0)).join();
+        } catch (CompletionException e) {
+            throw new IllegalStateException("cannot announce resync window [" + low + ", " + high + "): "
+                    + MessageChannel.unwrap(e).getMessage(), MessageChannel.unwrap(e));
+        }
+    }
+
+    /** md's {@code resync_finish}: RESYNCING(0,0), then the {@code resync} lock back to NL. */
+    @Override
+    public void resyncFinish() {
+        try {
+            resyncInfoUpdate(0, 0);
+        } finally {
+            LockHandle h = node.resyncLock();
+            if (h.grantedMode() == LockMode.EX) {
+                h.convert(LockMode.NL).join();
+            }
+        }
+    }
+
+    /** md's {@code leave}. */
+    @Override
+    public void leave() {
+        node.leave().join();
+    }
+}
