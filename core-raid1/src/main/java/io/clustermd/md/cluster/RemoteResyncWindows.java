@@ -22,6 +22,12 @@ import java.util.concurrent.CompletableFuture;
 public final class RemoteResyncWindows {
 
     private final Map<Integer, ResyncInfoCodec.Window> bySlot = new TreeMap<>();
+    /**
+     * Chunks another node took over from a dead one and has not resynced yet, by that node's slot:
+     * read from the first member until its resync ends (RESYNCING 0,0).
+     */
+    private final Map<Integer, java.util.BitSet> takenOverBySlot = new TreeMap<>();
+    private long chunkBytes = 1;
     private final List<Waiter> waiters = new ArrayList<>();
     private int readBalancingSuspensions;
 
@@ -40,6 +46,7 @@ public final class RemoteResyncWindows {
                 bySlot.put(slot, window);
             } else {
                 bySlot.remove(slot);
+                takenOverBySlot.remove(slot);
             }
             for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
                 Waiter w = it.next();
@@ -68,7 +75,39 @@ public final class RemoteResyncWindows {
 
     /** True when reads of the byte range must go to the first in-sync member only. */
     public synchronized boolean readFromFirstOnly(long offset, long length) {
-        return readBalancingSuspensions > 0 || blockingSlot(offset >>> 9, (offset + length + 511) >>> 9) >= 0;
+        return readBalancingSuspensions > 0 || blockingSlot(offset >>> 9, (offset + length + 511) >>> 9) >= 0
+                || inTakenOverChunk(offset, length);
+    }
+
+    /**
+     * Node {@code slot} now holds a dead node's dirty chunks ({@code chunks}, of {@code bytesPerChunk}
+     * each; its whole slot as read from the members): they read from the first member on this node
+     * until node {@code slot} says its resync ended.
+     */
+    public synchronized void takenOver(int slot, java.util.BitSet chunks, long bytesPerChunk) {
+        if (bytesPerChunk <= 0) {
+            throw new IllegalArgumentException("chunk size must be positive");
+        }
+        chunkBytes = bytesPerChunk;
+        takenOverBySlot.merge(slot, (java.util.BitSet) chunks.clone(), (a, b) -> {
+            a.or(b);
+            return a;
+        });
+    }
+
+    private boolean inTakenOverChunk(long offset, long length) {
+        if (takenOverBySlot.isEmpty() || length <= 0) {
+            return false;
+        }
+        int first = (int) (offset / chunkBytes);
+        int last = (int) ((offset + length - 1) / chunkBytes);
+        for (java.util.BitSet set : takenOverBySlot.values()) {
+            int next = set.nextSetBit(first);
+            if (next >= 0 && next <= last) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -49,4 +49,22 @@ class RemoteResyncWindowsTest {
         assertThat(windows.awaitWritable(4095, 1)).isDone();
         assertThat(windows.awaitWritable(8191, 1)).isNotDone();
     }
+
+    @Test
+    void takenOverChunks_readFromTheFirstMember_untilTheirHoldersResyncEnds() {
+        java.util.BitSet chunks = new java.util.BitSet();
+        chunks.set(0);
+        chunks.set(5);
+        windows.takenOver(2, chunks, 1 << 20);
+        assertThat(windows.readFromFirstOnly(0, 4096)).isTrue();
+        assertThat(windows.readFromFirstOnly((5L << 20) + 4096, 4096)).isTrue();
+        assertThat(windows.readFromFirstOnly(3L << 20, 4096)).isFalse();
+        assertThat(windows.readFromFirstOnly((4L << 20) + 4096, 1L << 20)).as("spans into chunk 5").isTrue();
+        assertThat(windows.awaitWritable(0, 4096)).as("writes are not held by it").isDone();
+
+        windows.update(2, new ResyncInfoCodec.Window(0, 2048));   // the holder resyncs ...
+        windows.update(2, ResyncInfoCodec.Window.NONE);           // ... and is done
+        assertThat(windows.readFromFirstOnly(0, 4096)).isFalse();
+        assertThat(windows.readFromFirstOnly(5L << 20, 4096)).isFalse();
+    }
 }
