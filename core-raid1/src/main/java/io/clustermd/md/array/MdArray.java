@@ -171,6 +171,11 @@ public final class MdArray implements AutoCloseable {
         return barrier;
     }
 
+    /** Stopped: the members are closed. */
+    boolean stopped() {
+        return stopped;
+    }
+
     /** No request in flight: md's array_state "clean" (what mdadm --detail shows for an idle array). */
     public boolean idle() {
         return inflight.get() == 0;
@@ -199,10 +204,6 @@ public final class MdArray implements AutoCloseable {
      */
     ArrayMember slotForIo(int slot) {
         return slots[slot];
-    }
-
-    WritePath writePath() {
-        return writes;
     }
 
     ArrayMember slotMember(int slot) {

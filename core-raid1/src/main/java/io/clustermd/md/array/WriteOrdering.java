@@ -35,7 +35,7 @@ final class WriteOrdering {
         final long end;
         Runnable run;                              // set while it waits
         int waitingFor;
-        final List<Request> successors = new ArrayList<>(2);
+        List<Request> successors;                  // made when the first one comes
 
         Request(long start, long end) {
             this.start = start;
@@ -61,36 +61,35 @@ final class WriteOrdering {
             return start.get();
         }
         Request r = new Request(offset, offset + length);
-        CompletableFuture<T> result = new CompletableFuture<>();
-        Runnable run = () -> {
-            CompletableFuture<T> f;
-            try {
-                f = start.get();
-            } catch (RuntimeException | Error e) {
-                complete(r);
-                result.completeExceptionally(e);
-                return;
-            }
-            f.whenComplete((v, e) -> {
-                complete(r);
-                if (e != null) {
-                    result.completeExceptionally(e);
-                } else {
-                    result.complete(v);
-                }
-            });
-        };
-        boolean now;
+        CompletableFuture<T> waiting = null;
         synchronized (this) {
-            now = admit(r);
-            if (!now) {
-                r.run = run;
+            if (!admit(r)) {
+                // Made only for a request that waits: the common one, overlapping nothing, costs no more
+                // than a map lookup and insert here and a removal on completion.
+                CompletableFuture<T> result = new CompletableFuture<>();
+                r.run = () -> started(r, start).whenComplete((v, e) -> {
+                    if (e != null) {
+                        result.completeExceptionally(e);
+                    } else {
+                        result.complete(v);
+                    }
+                });
+                waiting = result;
             }
         }
-        if (now) {
-            run.run();
+        return waiting != null ? waiting : started(r, start);
+    }
+
+    /** Runs {@code start} for {@code r}; whatever it gives, {@code r} completes after it. */
+    private <T> CompletableFuture<T> started(Request r, Supplier<CompletableFuture<T>> start) {
+        CompletableFuture<T> f;
+        try {
+            f = start.get();
+        } catch (RuntimeException | Error e) {
+            complete(r);
+            return CompletableFuture.failedFuture(e);
         }
-        return result;
+        return f.whenComplete((v, e) -> complete(r));
     }
 
     /** Requests submitted and not yet completed (waiting or started). */
@@ -115,6 +114,9 @@ final class WriteOrdering {
         // Every segment inside [start, end) now lies wholly within it; gaps between them are free.
         for (Map.Entry<Long, Segment> e : segments.subMap(r.start, r.end).entrySet()) {
             Request owner = e.getValue().owner();
+            if (owner.successors == null) {
+                owner.successors = new ArrayList<>(2);
+            }
             List<Request> s = owner.successors;
             // Only r is added to successor lists here, so r is already an owner's successor exactly
             // when it is that list's last entry (an owner can hold several segments of r's range).
@@ -140,7 +142,7 @@ final class WriteOrdering {
 
     /** {@code r} completed: drops the segments it still owns and starts the successors left with nothing to wait for. */
     private void complete(Request r) {
-        List<Runnable> ready = new ArrayList<>();
+        List<Runnable> ready = new ArrayList<>(0);
         synchronized (this) {
             present--;
             var covered = segments.subMap(r.start, r.end).entrySet().iterator();
@@ -149,10 +151,12 @@ final class WriteOrdering {
                     covered.remove();
                 }
             }
-            for (Request s : r.successors) {
-                if (--s.waitingFor == 0) {
-                    ready.add(s.run);
-                    s.run = null;
+            if (r.successors != null) {
+                for (Request s : r.successors) {
+                    if (--s.waitingFor == 0) {
+                        ready.add(s.run);
+                        s.run = null;
+                    }
                 }
             }
         }

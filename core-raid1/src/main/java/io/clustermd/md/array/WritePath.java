@@ -25,7 +25,8 @@ import java.util.function.Function;
  * holds nothing else (no barrier token, no bitmap counter), so a resync window, a suspended range or a
  * stop never waits for it, and it waits only for writes that arrived earlier, which never wait for it.
  * A request is counted in flight ({@link MdArray}'s {@code tracked}) before it reaches step 0, so a
- * stop drains the writes queued there too.
+ * stop drains the writes queued there too; one that starts only after the stop gave up waiting fails
+ * as a stopped array's requests do. A write that fails, at any step, lets the next one go all the same.
  */
 final class WritePath {
 
@@ -56,14 +57,12 @@ final class WritePath {
         return ordered(offset, length, (m, piece, memberOffset) -> m.device.writeZeroes(memberOffset, piece.length()));
     }
 
-    /** Writes that wait for their predecessor are requests present in this node's ordering (for tests). */
-    WriteOrdering ordering() {
-        return ordering;
-    }
-
     private CompletableFuture<Void> ordered(long offset, long length, CopyOp op) {
-        return ordering.submit(offset, length, () -> guarded(offset, length,
-                pieces -> writeCopies(pieces, offset, op)));
+        // A write queued behind one that outlived stop's drain starts after the members were closed: it
+        // fails as a stopped array's requests do (ESHUTDOWN to the client), not as a member error.
+        return ordering.submit(offset, length, () -> array.stopped()
+                ? CompletableFuture.failedFuture(ArrayIoException.stopping())
+                : guarded(offset, length, pieces -> writeCopies(pieces, offset, op)));
     }
 
     /** Steps 1-3 and 6 around {@code body} (steps 4-5). */
