@@ -491,26 +491,56 @@ class MdArrayTest {
         }
     }
 
+    /** An array whose member writes are held: {@code first} issued to its members, {@code second} overlapping it. */
+    private record HeldPair(MdArray array, List<HeldWrites> held, CompletableFuture<Void> first,
+                            CompletableFuture<Void> second) {
+    }
+
+    /**
+     * Starts the array on {@code paths} with member writes held, writes {@code firstBytes} of byte
+     * {@code firstFill} at {@code firstOffset} and waits until its {@code copies} member writes are
+     * issued, then writes {@code secondBytes} of {@code secondFill} at {@code secondOffset}, which
+     * overlaps it: that one must reach no member yet.
+     */
+    private HeldPair secondBehindFirst(List<Path> paths, List<FaultInjectingMemberDevice> faults, int copies,
+            int firstFill, int firstBytes, long firstOffset, int secondFill, int secondBytes, long secondOffset)
+            throws Exception {
+        List<HeldWrites> held = new ArrayList<>();
+        MdArray array = startHeld(paths, faults, held);
+        awaitIdle(array);
+        held.forEach(HeldWrites::hold);
+        CompletableFuture<Void> first = array.write(filled(firstBytes, firstFill), firstOffset, false);
+        awaitIssued(held, firstFill, copies);
+        CompletableFuture<Void> second = array.write(filled(secondBytes, secondFill), secondOffset, false);
+        return new HeldPair(array, held, first, second);
+    }
+
+    /** Lets the held writes go; both complete, every member got {@code first} before {@code second}, a check is clean. */
+    private static void releaseThenAssertOrderedAndClean(MdArray array, List<HeldWrites> held,
+            CompletableFuture<Void> first, CompletableFuture<Void> second, int firstFill, int secondFill)
+            throws Exception {
+        held.forEach(HeldWrites::release);
+        CompletableFuture.allOf(first, second).get(10, TimeUnit.SECONDS);
+        assertIssuedInOrder(held, firstFill, secondFill);
+        assertThat(check(array)).isZero();
+    }
+
     @Test
     void write_overlappingAnEarlierOneInFlight_startsOnlyAfterItCompletes() throws Exception {
         List<Path> paths = create(1, 2, 16 * MIB, true);
-        List<HeldWrites> held = new ArrayList<>();
-        MdArray array = startHeld(paths, null, held);
-        held.forEach(HeldWrites::hold);
-
-        CompletableFuture<Void> first = array.write(filled(12288, 1), 0, false);
-        awaitIssued(held, 1, 2);
-        CompletableFuture<Void> second = array.write(filled(4096, 2), 8192, true);
+        HeldPair pair = secondBehindFirst(paths, null, 2, 1, 12288, 0, 2, 4096, 8192);
+        MdArray array = pair.array();
+        List<HeldWrites> held = pair.held();
         CompletableFuture<Void> elsewhere = array.write(filled(4096, 12), MIB, false);
         ByteBuffer back = ByteBuffer.allocateDirect(12288);
         // Reads are not held back, and a write that overlaps nothing in flight goes straight to the members.
         array.read(back, 0).get(5, TimeUnit.SECONDS);
         awaitIssued(held, 12, 2);
         assertNeverIssued(held, 2);
-        assertThat(first).isNotDone();
+        assertThat(pair.first()).isNotDone();
 
         held.forEach(HeldWrites::release);
-        CompletableFuture.allOf(first, second, elsewhere).get(10, TimeUnit.SECONDS);
+        CompletableFuture.allOf(pair.first(), pair.second(), elsewhere).get(10, TimeUnit.SECONDS);
         assertIssuedInOrder(held, 1, 2);
         ByteBuffer expected = ByteBuffer.allocateDirect(12288).put(filled(8192, 1)).put(filled(4096, 2)).flip();
         long dataOffset = MemberMetadataReader.read(paths.get(0)).superblock().dataOffset() * 512;
@@ -524,44 +554,28 @@ class MdArrayTest {
     @Test
     void raid10_overlappingWritesAcrossAChunkBoundary_reachEveryCopyInArrivalOrder() throws Exception {
         List<Path> paths = create(10, 3, 32 * MIB, false);
-        List<HeldWrites> held = new ArrayList<>();
-        MdArray array = startHeld(paths, null, held);
-        awaitIdle(array);
-        held.forEach(HeldWrites::hold);
+        // 56K..68K crosses the 64K chunk boundary: two pieces on different member pairs (three members).
+        HeldPair pair = secondBehindFirst(paths, null, 3, 3, 12288, 56 * 1024, 4, 8192, 64 * 1024);
+        assertNeverIssued(pair.held(), 4);
 
-        // 56K..68K crosses the 64K chunk boundary: two pieces on different member pairs.
-        CompletableFuture<Void> first = array.write(filled(12288, 3), 56 * 1024, false);
-        awaitIssued(held, 3, 3);
-        CompletableFuture<Void> second = array.write(filled(8192, 4), 64 * 1024, false);
-        assertNeverIssued(held, 4);
-
-        held.forEach(HeldWrites::release);
-        CompletableFuture.allOf(first, second).get(10, TimeUnit.SECONDS);
-        assertIssuedInOrder(held, 3, 4);
-        assertThat(check(array)).isZero();
+        releaseThenAssertOrderedAndClean(pair.array(), pair.held(), pair.first(), pair.second(), 3, 4);
     }
 
     @Test
     void write_memberFailsDuringTheEarlierWrite_theNextOverlappingOneStillRuns() throws Exception {
         List<Path> paths = create(1, 2, 16 * MIB, true);
         List<FaultInjectingMemberDevice> faults = new ArrayList<>();
-        List<HeldWrites> held = new ArrayList<>();
-        MdArray array = startHeld(paths, faults, held);
-        held.forEach(HeldWrites::hold);
-
-        CompletableFuture<Void> first = array.write(filled(4096, 5), 0, false);
-        awaitIssued(held, 5, 2);
-        CompletableFuture<Void> second = array.write(filled(4096, 6), 0, false);
-        assertNeverIssued(held, 6);
+        HeldPair pair = secondBehindFirst(paths, faults, 2, 5, 4096, 0, 6, 4096, 0);
+        assertNeverIssued(pair.held(), 6);
         faults.get(1).setPlan(FaultPlan.failWrites());
-        held.forEach(HeldWrites::release);
+        pair.held().forEach(HeldWrites::release);
 
-        first.get(10, TimeUnit.SECONDS);
-        second.get(10, TimeUnit.SECONDS);
-        assertThat(array.degraded()).isTrue();
-        assertIssuedInOrder(held, 5, 6);
+        pair.first().get(10, TimeUnit.SECONDS);
+        pair.second().get(10, TimeUnit.SECONDS);
+        assertThat(pair.array().degraded()).isTrue();
+        assertIssuedInOrder(pair.held(), 5, 6);
         ByteBuffer back = ByteBuffer.allocateDirect(4096);
-        array.read(back, 0).join();
+        pair.array().read(back, 0).join();
         assertThat(back).isEqualTo(filled(4096, 6));
     }
 
@@ -581,29 +595,22 @@ class MdArrayTest {
 
         awaitIssued(held, 7, 2);
         assertNeverIssued(held, 8);
-        held.forEach(HeldWrites::release);
-        CompletableFuture.allOf(first, second).get(10, TimeUnit.SECONDS);
-        assertIssuedInOrder(held, 7, 8);
-        assertThat(check(array)).isZero();
+        releaseThenAssertOrderedAndClean(array, held, first, second, 7, 8);
     }
 
     @Test
     void stop_withOverlappingWritesQueued_drainsThemInOrder() throws Exception {
         List<Path> paths = create(1, 2, 16 * MIB, true);
-        List<HeldWrites> held = new ArrayList<>();
-        MdArray array = startHeld(paths, null, held);
-        held.forEach(HeldWrites::hold);
-        CompletableFuture<Void> first = array.write(filled(8192, 10), 0, false);
-        awaitIssued(held, 10, 2);
-        CompletableFuture<Void> second = array.write(filled(4096, 11), 4096, false);
+        HeldPair pair = secondBehindFirst(paths, null, 2, 10, 8192, 0, 11, 4096, 4096);
+        List<HeldWrites> held = pair.held();
 
-        CompletableFuture<Void> stopped = CompletableFuture.runAsync(array::stop);
+        CompletableFuture<Void> stopped = CompletableFuture.runAsync(pair.array()::stop);
         await().during(300, TimeUnit.MILLISECONDS).atMost(5, TimeUnit.SECONDS).until(() -> !stopped.isDone());
         assertNeverIssued(held, 11);
         held.forEach(HeldWrites::release);
         stopped.get(30, TimeUnit.SECONDS);
-        first.get(1, TimeUnit.SECONDS);
-        second.get(1, TimeUnit.SECONDS);
+        pair.first().get(1, TimeUnit.SECONDS);
+        pair.second().get(1, TimeUnit.SECONDS);
 
         assertIssuedInOrder(held, 10, 11);
         long dataOffset = MemberMetadataReader.read(paths.get(0)).superblock().dataOffset() * 512;
