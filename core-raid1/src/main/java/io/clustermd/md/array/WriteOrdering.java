@@ -1,5 +1,6 @@
 package io.clustermd.md.array;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -46,6 +47,14 @@ final class WriteOrdering {
     /** A disjoint piece of the ranges present: {@code [key, end)} owned by the latest request over it. */
     private record Segment(long end, Request owner) {
     }
+
+    /**
+     * Successors made ready on this thread while it is already starting successors: started by that
+     * outer loop, not by recursion. A start can complete at once (a write refused before it reaches
+     * a member), which lets the next one go from inside it; a long queue over one range would
+     * otherwise recurse once per request.
+     */
+    private static final ThreadLocal<ArrayDeque<Runnable>> STARTING = new ThreadLocal<>();
 
     private final TreeMap<Long, Segment> segments = new TreeMap<>(); // guarded by this
     private int present;                                              // guarded by this
@@ -160,8 +169,22 @@ final class WriteOrdering {
                 }
             }
         }
-        for (Runnable run : ready) {
-            run.run();
+        if (ready.isEmpty()) {
+            return;
+        }
+        ArrayDeque<Runnable> pending = STARTING.get();
+        if (pending != null) {
+            pending.addAll(ready);
+            return;
+        }
+        pending = new ArrayDeque<>(ready);
+        STARTING.set(pending);
+        try {
+            for (Runnable run = pending.poll(); run != null; run = pending.poll()) {
+                run.run();
+            }
+        } finally {
+            STARTING.remove();
         }
     }
 }

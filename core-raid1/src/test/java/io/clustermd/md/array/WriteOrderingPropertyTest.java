@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
+import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
@@ -178,6 +179,33 @@ class WriteOrderingPropertyTest {
         assertThat(violation.get()).isNull();
         assertThat(ran.get()).isEqualTo(threads * perThread);
         assertThat(results).hasSize(threads * perThread).doesNotContainValue(false);
+        assertThat(ordering.present()).isZero();
+        assertThat(ordering.segments()).isZero();
+    }
+
+    /**
+     * A long queue over one range whose starts complete at once (as writes refused before reaching a
+     * member do): every one starts, in arrival order, without one stack frame per request.
+     */
+    @Example
+    void longQueueOfImmediatelyCompletingStarts_runsInOrderWithoutDeepRecursion() {
+        WriteOrdering ordering = new WriteOrdering();
+        CompletableFuture<Integer> firstIo = new CompletableFuture<>();
+        ordering.submit(0, 4096, () -> firstIo);
+        int queued = 200_000;
+        List<Integer> started = new ArrayList<>();
+        List<CompletableFuture<Integer>> results = new ArrayList<>();
+        for (int i = 0; i < queued; i++) {
+            int id = i;
+            results.add(ordering.submit(0, 4096, () -> {
+                started.add(id);
+                return CompletableFuture.completedFuture(id);
+            }));
+        }
+        assertThat(started).isEmpty();
+        firstIo.complete(-1);
+        assertThat(started).hasSize(queued).isSorted();
+        assertThat(results).allMatch(f -> f.isDone() && !f.isCompletedExceptionally());
         assertThat(ordering.present()).isZero();
         assertThat(ordering.segments()).isZero();
     }
