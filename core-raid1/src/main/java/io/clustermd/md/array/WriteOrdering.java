@@ -118,6 +118,13 @@ final class WriteOrdering {
     /** Records {@code r} over its range; true when it waits for nothing. */
     private boolean admit(Request r) {
         present++;
+        // The common case, nothing present over the range: one segment in, no cutting.
+        Map.Entry<Long, Segment> below = segments.lowerEntry(r.start);
+        Long above = segments.ceilingKey(r.start);
+        if ((below == null || below.getValue().end() <= r.start) && (above == null || above >= r.end)) {
+            segments.put(r.start, new Segment(r.end, r));
+            return true;
+        }
         cut(r.start);
         cut(r.end);
         // Every segment inside [start, end) now lies wholly within it; gaps between them are free.
@@ -151,21 +158,26 @@ final class WriteOrdering {
 
     /** {@code r} completed: drops the segments it still owns and starts the successors left with nothing to wait for. */
     private void complete(Request r) {
-        List<Runnable> ready = new ArrayList<>(0);
+        List<Runnable> ready;
         synchronized (this) {
             present--;
+            if (r.successors == null) {
+                // Nothing came over r's range after it (that would have made it a successor), so r's
+                // one segment is still whole.
+                segments.remove(r.start);
+                return;
+            }
             var covered = segments.subMap(r.start, r.end).entrySet().iterator();
             while (covered.hasNext()) {
                 if (covered.next().getValue().owner() == r) {
                     covered.remove();
                 }
             }
-            if (r.successors != null) {
-                for (Request s : r.successors) {
-                    if (--s.waitingFor == 0) {
-                        ready.add(s.run);
-                        s.run = null;
-                    }
+            ready = new ArrayList<>(r.successors.size());
+            for (Request s : r.successors) {
+                if (--s.waitingFor == 0) {
+                    ready.add(s.run);
+                    s.run = null;
                 }
             }
         }
