@@ -31,11 +31,9 @@ import java.util.random.RandomGenerator;
  * add, remove) happen under this object's lock and are followed by a superblock update that is
  * durable before the request that caused it completes.
  *
- * <p>Write path (md raid1_write_request): 1. wait while another node suspends the range;
- * 2. wait while a resync window covers it; 3. record the range in the bitmap, durably, before any
- * data is written; 4. write every copy in parallel; 5. members that failed are marked faulty and
- * the superblocks saying so are written; 6. reply (success if every piece reached at least one
- * member); 7. tell the bitmap the write ended.
+ * <p>Writes, write-zeroes and trims take the {@link WritePath} (md raid1_write_request): ordered
+ * behind earlier overlapping writes of this node, then the suspend list, the resync barrier, the
+ * bitmap, every copy in parallel.
  */
 public final class MdArray implements AutoCloseable {
 
@@ -55,6 +53,7 @@ public final class MdArray implements AutoCloseable {
     private final long componentBytes;
     private final long arrayBytes;
     private final SyncBarrier barrier = new SyncBarrier();
+    private final WritePath writes = new WritePath(this);
     private final AtomicLong inflight = new AtomicLong();
     private final AtomicLong foregroundBytes = new AtomicLong();
     private final SyncEngine sync;
@@ -172,6 +171,11 @@ public final class MdArray implements AutoCloseable {
         return barrier;
     }
 
+    /** Stopped: the members are closed. */
+    boolean stopped() {
+        return stopped;
+    }
+
     /** No request in flight: md's array_state "clean" (what mdadm --detail shows for an idle array). */
     public boolean idle() {
         return inflight.get() == 0;
@@ -192,6 +196,14 @@ public final class MdArray implements AutoCloseable {
 
     synchronized List<ArrayMember> membersSnapshot() {
         return List.copyOf(members);
+    }
+
+    /**
+     * The member in {@code slot} for a request's I/O, read without the lock as md's request paths read
+     * {@code conf->mirrors[i].rdev}: a member failed meanwhile is seen by its state.
+     */
+    ArrayMember slotForIo(int slot) {
+        return slots[slot];
     }
 
     ArrayMember slotMember(int slot) {
@@ -251,10 +263,7 @@ public final class MdArray implements AutoCloseable {
             return outOfRange("write", offset, length);
         }
         foregroundBytes.addAndGet(length);
-        return tracked(() -> guardedWrite(offset, length, pieces -> writeCopies(pieces, offset,
-                (m, piece, memberOffset) -> m.device.write(
-                        src.slice(src.position() + (int) (piece.arrayOffset() - offset), (int) piece.length()),
-                        memberOffset, fua))));
+        return tracked(() -> writes.write(src, offset, fua));
     }
 
     /** WRITE_ZEROES: the range reads as zeroes afterwards, on every member. */
@@ -262,8 +271,7 @@ public final class MdArray implements AutoCloseable {
         if (!inRange(offset, length)) {
             return outOfRange("write-zeroes", offset, length);
         }
-        return tracked(() -> guardedWrite(offset, length, pieces -> writeCopies(pieces, offset,
-                (m, piece, memberOffset) -> m.device.writeZeroes(memberOffset, piece.length()))));
+        return tracked(() -> writes.writeZeroes(offset, length));
     }
 
     /**
@@ -275,8 +283,7 @@ public final class MdArray implements AutoCloseable {
         if (!inRange(offset, length)) {
             return outOfRange("trim", offset, length);
         }
-        return tracked(() -> guardedWrite(offset, length, pieces -> writeCopies(pieces, offset,
-                (m, piece, memberOffset) -> m.device.writeZeroes(memberOffset, piece.length()))));
+        return tracked(() -> writes.writeZeroes(offset, length));
     }
 
     /** FLUSH: fdatasync on every member that takes writes. */
@@ -324,79 +331,6 @@ public final class MdArray implements AutoCloseable {
         return CompletableFuture.failedFuture(new ArrayIoException(String.format(
                 "%s of %d bytes at %d is beyond the end of the array (%d bytes)", op, length, offset, arrayBytes),
                 null));
-    }
-
-    interface CopyOp {
-        CompletableFuture<Void> apply(ArrayMember member, Personality.Piece piece, long memberOffset);
-    }
-
-    /** Steps 1-3 and 7 of the write path around {@code body} (steps 4-6). */
-    private CompletableFuture<Void> guardedWrite(long offset, long length,
-                                                 Function<List<Personality.Piece>, CompletableFuture<Boolean>> body) {
-        return cluster.awaitWritable(offset, length)
-                .thenCompose(v -> barrier.enter(offset, length))
-                .thenCompose(token -> bitmap.startWrite(offset, length)
-                        .thenCompose(v -> body.apply(personality.map(offset, length)))
-                        .handle((allCopies, error) -> {
-                            bitmap.endWrite(offset, length, error == null && allCopies, degraded());
-                            barrier.exit(token);
-                            if (error != null) {
-                                throw error instanceof CompletionException ce ? ce : new CompletionException(error);
-                            }
-                            return (Void) null;
-                        }));
-    }
-
-    /**
-     * Steps 4-6: every copy of every piece in parallel; failed members are failed (superblocks
-     * written) before completion. Completes with true when every copy succeeded, fails when some
-     * piece reached no member.
-     */
-    private CompletableFuture<Boolean> writeCopies(List<Personality.Piece> pieces, long offset, CopyOp op) {
-        List<CompletableFuture<Boolean>> results = new ArrayList<>();
-        List<ArrayMember> targets = new ArrayList<>();
-        List<Integer> pieceOf = new ArrayList<>();
-        for (int p = 0; p < pieces.size(); p++) {
-            Personality.Piece piece = pieces.get(p);
-            for (Personality.Extent e : piece.copies()) {
-                ArrayMember m = slots[e.slot()];
-                if (m == null || !m.writable()) {
-                    continue;
-                }
-                m.pending.incrementAndGet();
-                results.add(op.apply(m, piece, m.dataOffsetBytes() + e.memberOffset()).handle((v, err) -> {
-                    m.pending.decrementAndGet();
-                    if (err != null) {
-                        LOG.log(System.Logger.Level.WARNING, "{0}: write failed: {1}", m.name(), rootMessage(err));
-                    }
-                    return err == null;
-                }));
-                targets.add(m);
-                pieceOf.add(p);
-            }
-        }
-        return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).thenCompose(v -> {
-            boolean[] pieceWritten = new boolean[pieces.size()];
-            List<ArrayMember> failed = new ArrayList<>();
-            for (int i = 0; i < results.size(); i++) {
-                if (results.get(i).join()) {
-                    pieceWritten[pieceOf.get(i)] = true;
-                } else if (!failed.contains(targets.get(i))) {
-                    failed.add(targets.get(i));
-                }
-            }
-            CompletableFuture<Void> failing = failed.isEmpty() ? CompletableFuture.completedFuture(null)
-                    : failMembers(failed, "write error");
-            return failing.thenApply(x -> {
-                for (boolean w : pieceWritten) {
-                    if (!w) {
-                        throw new CompletionException(new ArrayIoException(
-                                "write at array offset " + offset + " reached no member", null));
-                    }
-                }
-                return failed.isEmpty();
-            });
-        });
     }
 
     /** md read_balance + fix_read_error for one piece. */

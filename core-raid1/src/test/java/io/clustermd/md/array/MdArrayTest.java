@@ -23,6 +23,7 @@ import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -155,21 +156,19 @@ class MdArrayTest {
         assertThat(check(array)).isZero();
     }
 
-    /** A member whose reads wait for {@link #open} and are counted: lets a test hold many reads in flight. */
-    private record GatedReads(MemberDevice device, CompletableFuture<Void> gate, AtomicInteger reads)
-            implements MemberDevice {
-        GatedReads(MemberDevice device, CompletableFuture<Void> gate) {
-            this(device, gate, new AtomicInteger());
+    /** A member device that passes everything on; tests override what they hold back or count. */
+    private abstract static class Forwarding implements MemberDevice {
+        final MemberDevice device;
+
+        Forwarding(MemberDevice device) {
+            this.device = device;
         }
 
         @Override public String name() { return device.name(); }
         @Override public long sizeBytes() { return device.sizeBytes(); }
         @Override public int alignment() { return device.alignment(); }
         @Override public ByteBuffer allocate(int bytes) { return device.allocate(bytes); }
-        @Override public CompletableFuture<Void> read(ByteBuffer dst, long offset) {
-            reads.incrementAndGet();
-            return gate.thenCompose(v -> device.read(dst, offset));
-        }
+        @Override public CompletableFuture<Void> read(ByteBuffer dst, long offset) { return device.read(dst, offset); }
         @Override public CompletableFuture<Void> write(ByteBuffer src, long offset, boolean fua) {
             return device.write(src, offset, fua);
         }
@@ -182,6 +181,26 @@ class MdArrayTest {
         }
         @Override public io.clustermd.md.io.MemberIoStats stats() { return device.stats(); }
         @Override public void close() { device.close(); }
+    }
+
+    /** A member whose reads wait for {@code gate} and are counted: lets a test hold many reads in flight. */
+    private static final class GatedReads extends Forwarding {
+        private final CompletableFuture<Void> gate;
+        private final AtomicInteger reads = new AtomicInteger();
+
+        GatedReads(MemberDevice device, CompletableFuture<Void> gate) {
+            super(device);
+            this.gate = gate;
+        }
+
+        AtomicInteger reads() {
+            return reads;
+        }
+
+        @Override public CompletableFuture<Void> read(ByteBuffer dst, long offset) {
+            reads.incrementAndGet();
+            return gate.thenCompose(v -> device.read(dst, offset));
+        }
     }
 
     @Test
@@ -372,5 +391,236 @@ class MdArrayTest {
         arrays.remove(again);
         assertThat(MemberMetadataReader.read(paths.get(1)).superblock().resyncOffset())
                 .isEqualTo(MdSuperblock.MAX_SECTOR);
+    }
+
+    /**
+     * A member that records the data writes issued to it (the fill byte of each, as the writes below
+     * fill their buffers with one byte) and, while {@link #hold} is set, keeps them from the disk
+     * until {@link #release}. Superblock writes (below the data offset) pass.
+     */
+    private static final class HeldWrites extends Forwarding {
+        private final long dataOffset;
+        private final List<Byte> issued = new ArrayList<>();     // guarded by this
+        private final List<Runnable> held = new ArrayList<>();   // guarded by this
+        private boolean hold;                                    // guarded by this
+
+        HeldWrites(MemberDevice device, long dataOffset) {
+            super(device);
+            this.dataOffset = dataOffset;
+        }
+
+        synchronized void hold() {
+            hold = true;
+        }
+
+        /** Lets the held writes go and stops holding. */
+        void release() {
+            List<Runnable> go;
+            synchronized (this) {
+                hold = false;
+                go = new ArrayList<>(held);
+                held.clear();
+            }
+            go.forEach(Runnable::run);
+        }
+
+        synchronized List<Byte> issued() {
+            return List.copyOf(issued);
+        }
+
+        @Override public CompletableFuture<Void> write(ByteBuffer src, long offset, boolean fua) {
+            if (offset < dataOffset) {
+                return device.write(src, offset, fua);
+            }
+            synchronized (this) {
+                issued.add(src.get(src.position()));
+                if (hold) {
+                    CompletableFuture<Void> done = new CompletableFuture<>();
+                    held.add(() -> device.write(src, offset, fua).whenComplete((v, e) -> {
+                        if (e != null) {
+                            done.completeExceptionally(e);
+                        } else {
+                            done.complete(null);
+                        }
+                    }));
+                    return done;
+                }
+            }
+            return device.write(src, offset, fua);
+        }
+    }
+
+    private static ByteBuffer filled(int bytes, int fill) {
+        ByteBuffer b = ByteBuffer.allocateDirect(bytes);
+        while (b.hasRemaining()) {
+            b.put((byte) fill);
+        }
+        return b.flip();
+    }
+
+    private MdArray startHeld(List<Path> paths, List<FaultInjectingMemberDevice> faults, List<HeldWrites> held)
+            throws Exception {
+        long dataOffset = MemberMetadataReader.read(paths.get(0)).superblock().dataOffset() * 512;
+        return start(paths, faults, d -> {
+            HeldWrites h = new HeldWrites(d, dataOffset);
+            held.add(h);
+            return h;
+        });
+    }
+
+    /** Waits until every member in {@code held} that takes a copy of {@code fill} has been issued it. */
+    private static void awaitIssued(List<HeldWrites> held, int fill, int members) {
+        await("write " + fill + " issued to " + members + " members").atMost(10, TimeUnit.SECONDS).until(() -> held.stream()
+                .filter(h -> h.issued().contains((byte) fill)).count() >= members);
+    }
+
+    private static void assertNeverIssued(List<HeldWrites> held, int fill) {
+        await("no member is issued write " + fill + " yet").during(300, TimeUnit.MILLISECONDS)
+                .atMost(5, TimeUnit.SECONDS).until(() -> held.stream().noneMatch(h -> h.issued().contains((byte) fill)));
+    }
+
+    /** On every member: every write of {@code first} was issued before any of {@code second}. */
+    private static void assertIssuedInOrder(List<HeldWrites> held, int first, int second) {
+        for (HeldWrites h : held) {
+            List<Byte> issued = h.issued();
+            int lastFirst = issued.lastIndexOf((byte) first);
+            int firstSecond = issued.indexOf((byte) second);
+            if (firstSecond >= 0) {
+                assertThat(lastFirst).as("%s: %s", h.name(), issued).isLessThan(firstSecond);
+            }
+        }
+    }
+
+    /** An array whose member writes are held: {@code first} issued to its members, {@code second} overlapping it. */
+    private record HeldPair(MdArray array, List<HeldWrites> held, CompletableFuture<Void> first,
+                            CompletableFuture<Void> second) {
+    }
+
+    /**
+     * Starts the array on {@code paths} with member writes held, writes {@code firstBytes} of byte
+     * {@code firstFill} at {@code firstOffset} and waits until its {@code copies} member writes are
+     * issued, then writes {@code secondBytes} of {@code secondFill} at {@code secondOffset}, which
+     * overlaps it: that one must reach no member yet.
+     */
+    private HeldPair secondBehindFirst(List<Path> paths, List<FaultInjectingMemberDevice> faults, int copies,
+            int firstFill, int firstBytes, long firstOffset, int secondFill, int secondBytes, long secondOffset)
+            throws Exception {
+        List<HeldWrites> held = new ArrayList<>();
+        MdArray array = startHeld(paths, faults, held);
+        awaitIdle(array);
+        held.forEach(HeldWrites::hold);
+        CompletableFuture<Void> first = array.write(filled(firstBytes, firstFill), firstOffset, false);
+        awaitIssued(held, firstFill, copies);
+        CompletableFuture<Void> second = array.write(filled(secondBytes, secondFill), secondOffset, false);
+        return new HeldPair(array, held, first, second);
+    }
+
+    /** Lets the held writes go; both complete, every member got {@code first} before {@code second}, a check is clean. */
+    private static void releaseThenAssertOrderedAndClean(MdArray array, List<HeldWrites> held,
+            CompletableFuture<Void> first, CompletableFuture<Void> second, int firstFill, int secondFill)
+            throws Exception {
+        held.forEach(HeldWrites::release);
+        CompletableFuture.allOf(first, second).get(10, TimeUnit.SECONDS);
+        assertIssuedInOrder(held, firstFill, secondFill);
+        assertThat(check(array)).isZero();
+    }
+
+    @Test
+    void write_overlappingAnEarlierOneInFlight_startsOnlyAfterItCompletes() throws Exception {
+        List<Path> paths = create(1, 2, 16 * MIB, true);
+        HeldPair pair = secondBehindFirst(paths, null, 2, 1, 12288, 0, 2, 4096, 8192);
+        MdArray array = pair.array();
+        List<HeldWrites> held = pair.held();
+        CompletableFuture<Void> elsewhere = array.write(filled(4096, 12), MIB, false);
+        ByteBuffer back = ByteBuffer.allocateDirect(12288);
+        // Reads are not held back, and a write that overlaps nothing in flight goes straight to the members.
+        array.read(back, 0).get(5, TimeUnit.SECONDS);
+        awaitIssued(held, 12, 2);
+        assertNeverIssued(held, 2);
+        assertThat(pair.first()).isNotDone();
+
+        held.forEach(HeldWrites::release);
+        CompletableFuture.allOf(pair.first(), pair.second(), elsewhere).get(10, TimeUnit.SECONDS);
+        assertIssuedInOrder(held, 1, 2);
+        ByteBuffer expected = ByteBuffer.allocateDirect(12288).put(filled(8192, 1)).put(filled(4096, 2)).flip();
+        long dataOffset = MemberMetadataReader.read(paths.get(0)).superblock().dataOffset() * 512;
+        for (Path p : paths) {
+            assertThat(memberData(p, dataOffset, 0, 12288)).isEqualTo(memberData(paths.get(0), dataOffset, 0, 12288));
+        }
+        array.read(back.clear(), 0).join();
+        assertThat(back).isEqualTo(expected);
+    }
+
+    @Test
+    void raid10_overlappingWritesAcrossAChunkBoundary_reachEveryCopyInArrivalOrder() throws Exception {
+        List<Path> paths = create(10, 3, 32 * MIB, false);
+        // 56K..68K crosses the 64K chunk boundary: two pieces on different member pairs (three members).
+        HeldPair pair = secondBehindFirst(paths, null, 3, 3, 12288, 56 * 1024, 4, 8192, 64 * 1024);
+        assertNeverIssued(pair.held(), 4);
+
+        releaseThenAssertOrderedAndClean(pair.array(), pair.held(), pair.first(), pair.second(), 3, 4);
+    }
+
+    @Test
+    void write_memberFailsDuringTheEarlierWrite_theNextOverlappingOneStillRuns() throws Exception {
+        List<Path> paths = create(1, 2, 16 * MIB, true);
+        List<FaultInjectingMemberDevice> faults = new ArrayList<>();
+        HeldPair pair = secondBehindFirst(paths, faults, 2, 5, 4096, 0, 6, 4096, 0);
+        assertNeverIssued(pair.held(), 6);
+        faults.get(1).setPlan(FaultPlan.failWrites());
+        pair.held().forEach(HeldWrites::release);
+
+        pair.first().get(10, TimeUnit.SECONDS);
+        pair.second().get(10, TimeUnit.SECONDS);
+        assertThat(pair.array().degraded()).isTrue();
+        assertIssuedInOrder(pair.held(), 5, 6);
+        ByteBuffer back = ByteBuffer.allocateDirect(4096);
+        pair.array().read(back, 0).join();
+        assertThat(back).isEqualTo(filled(4096, 6));
+    }
+
+    @Test
+    void write_meetingAResyncWindow_waitsThereAndOverlappingOnesKeepTheirOrder() throws Exception {
+        List<Path> paths = create(1, 2, 16 * MIB, true);
+        List<HeldWrites> held = new ArrayList<>();
+        MdArray array = startHeld(paths, null, held);
+        array.barrier().raise(0, 65536).get(5, TimeUnit.SECONDS);
+
+        CompletableFuture<Void> first = array.write(filled(4096, 7), 4096, false);
+        CompletableFuture<Void> second = array.write(filled(8192, 8), 0, false);
+        array.write(filled(4096, 9), MIB, false).get(5, TimeUnit.SECONDS); // outside the window: not held
+        assertNeverIssued(held, 7);
+        held.forEach(HeldWrites::hold);
+        array.barrier().lower();
+
+        awaitIssued(held, 7, 2);
+        assertNeverIssued(held, 8);
+        releaseThenAssertOrderedAndClean(array, held, first, second, 7, 8);
+    }
+
+    @Test
+    void stop_withOverlappingWritesQueued_drainsThemInOrder() throws Exception {
+        List<Path> paths = create(1, 2, 16 * MIB, true);
+        HeldPair pair = secondBehindFirst(paths, null, 2, 10, 8192, 0, 11, 4096, 4096);
+        List<HeldWrites> held = pair.held();
+
+        CompletableFuture<Void> stopped = CompletableFuture.runAsync(pair.array()::stop);
+        await().during(300, TimeUnit.MILLISECONDS).atMost(5, TimeUnit.SECONDS).until(() -> !stopped.isDone());
+        assertNeverIssued(held, 11);
+        held.forEach(HeldWrites::release);
+        stopped.get(30, TimeUnit.SECONDS);
+        pair.first().get(1, TimeUnit.SECONDS);
+        pair.second().get(1, TimeUnit.SECONDS);
+
+        assertIssuedInOrder(held, 10, 11);
+        long dataOffset = MemberMetadataReader.read(paths.get(0)).superblock().dataOffset() * 512;
+        byte[] expected = new byte[8192];
+        Arrays.fill(expected, 0, 4096, (byte) 10);
+        Arrays.fill(expected, 4096, 8192, (byte) 11);
+        for (Path p : paths) {
+            assertThat(memberData(p, dataOffset, 0, 8192)).isEqualTo(expected);
+        }
+        assertThat(MemberMetadataReader.read(paths.get(0)).superblock().resyncOffset())
+                .as("stopped clean").isEqualTo(MdSuperblock.MAX_SECTOR);
     }
 }

@@ -2,11 +2,15 @@ package io.clustermd.test.daemon;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.clustermd.md.MemberMetadataReader;
 import io.clustermd.test.Processes;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -146,6 +150,18 @@ final class Daemon implements AutoCloseable {
         if (process.isAlive()) {
             process.destroyForcibly();
             process.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The first {@code length} bytes of a member's data area, read from the file (not through the daemon). */
+    static byte[] dataArea(Path member, long length) throws Exception {
+        long offset = MemberMetadataReader.read(member).superblock().dataOffset() * 512;
+        try (FileChannel ch = FileChannel.open(member, StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(length));
+            while (b.hasRemaining() && ch.read(b, offset + b.position()) > 0) {
+                // a regular file returns short reads only at its end
+            }
+            return b.array();
         }
     }
 

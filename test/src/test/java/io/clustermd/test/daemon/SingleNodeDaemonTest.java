@@ -11,11 +11,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -78,15 +75,6 @@ class SingleNodeDaemonTest {
                 d.nbdUri(), Long.toString(length), out.toString()));
     }
 
-    private static byte[] dataArea(Path member, long length) throws Exception {
-        long offset = MemberMetadataReader.read(member).superblock().dataOffset() * 512;
-        try (FileChannel ch = FileChannel.open(member, StandardOpenOption.READ)) {
-            ByteBuffer b = ByteBuffer.allocate((int) length);
-            ch.read(b, offset);
-            return b.array();
-        }
-    }
-
     @Test
     void canServeMirroredDataOverNbd_andStopCleanly() throws Exception {
         List<Path> members = create("data", 2, 128 * MIB);
@@ -116,8 +104,8 @@ class SingleNodeDaemonTest {
         }
         // Both data areas hold the file; the system's mdadm sees a clean array with matching events.
         byte[] expected = Files.readAllBytes(in);
-        assertThat(dataArea(members.get(0), expected.length)).isEqualTo(expected);
-        assertThat(dataArea(members.get(1), expected.length)).isEqualTo(expected);
+        assertThat(Daemon.dataArea(members.get(0), expected.length)).isEqualTo(expected);
+        assertThat(Daemon.dataArea(members.get(1), expected.length)).isEqualTo(expected);
         for (Path m : members) {
             String examine = Processes.check(List.of("mdadm", "--examine", m.toString())).stdout();
             assertThat(examine).contains("State : clean", "Array State : AA", "- correct");
@@ -156,7 +144,7 @@ class SingleNodeDaemonTest {
             assertThat(d.check()).isZero();
             assertThat(d.terminate()).isZero();
         }
-        assertThat(dataArea(members.get(1), 8 * MIB)).isEqualTo(Files.readAllBytes(in));
+        assertThat(Daemon.dataArea(members.get(1), 8 * MIB)).isEqualTo(Files.readAllBytes(in));
     }
 
     @Test
@@ -175,7 +163,7 @@ class SingleNodeDaemonTest {
             assertThat(d.check()).isZero();
             assertThat(d.terminate()).isZero();
         }
-        assertThat(dataArea(fresh, 16 * MIB)).isEqualTo(Files.readAllBytes(in));
+        assertThat(Daemon.dataArea(fresh, 16 * MIB)).isEqualTo(Files.readAllBytes(in));
         assertThat(Processes.check(List.of("mdadm", "--examine", fresh.toString())).stdout())
                 .contains("Device Role : Active device 1", "Array State : AA");
     }
@@ -236,7 +224,7 @@ class SingleNodeDaemonTest {
                 assertThat(Files.mismatch(in, out)).isEqualTo(-1);
                 assertThat(d.terminate()).isZero();
             }
-            assertThat(dataArea(a, 32 * MIB)).isEqualTo(Files.readAllBytes(in));
+            assertThat(Daemon.dataArea(a, 32 * MIB)).isEqualTo(Files.readAllBytes(in));
         } finally {
             Processes.run(List.of("umount", small.toString()));
         }
@@ -293,7 +281,7 @@ class SingleNodeDaemonTest {
             assertThat(d.check()).isZero();
             assertThat(d.terminate()).isZero();
         }
-        assertThat(dataArea(members.get(1), 4 * MIB)).isEqualTo(Files.readAllBytes(in));
+        assertThat(Daemon.dataArea(members.get(1), 4 * MIB)).isEqualTo(Files.readAllBytes(in));
         MdSuperblock sb = MemberMetadataReader.read(members.get(1)).superblock();
         assertThat(sb.devRole(1)).isEqualTo(1);
     }
