@@ -10,6 +10,7 @@ import java.util.List;
 /** The server's real pipeline on an EmbeddedChannel, with all outbound bytes gathered in order. */
 final class EmbeddedServer {
     final EmbeddedChannel ch;
+    final InFlightBudget budget;
     private final ByteBuf out = Unpooled.buffer();
 
     EmbeddedServer(NbdServerConfig config, NbdExport... exports) {
@@ -29,10 +30,11 @@ final class EmbeddedServer {
                 return List.of(exports);
             }
         };
+        budget = new InFlightBudget(config.serverMaxInFlight(), config.serverMaxInFlightBytes());
         ch = new EmbeddedChannel(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel c) {
-                NbdServer.initPipeline(c.pipeline(), reg, config);
+                NbdServer.initPipeline(c.pipeline(), reg, config, budget);
             }
         });
     }
