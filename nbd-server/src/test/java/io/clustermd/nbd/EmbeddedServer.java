@@ -14,6 +14,12 @@ final class EmbeddedServer {
     private final ByteBuf out = Unpooled.buffer();
 
     EmbeddedServer(NbdServerConfig config, NbdExport... exports) {
+        this(config, new InFlightBudget(config.serverMaxInFlight(), config.serverMaxInFlightBytes()), exports);
+    }
+
+    /** A connection of a server whose other connections share {@code budget}. */
+    EmbeddedServer(NbdServerConfig config, InFlightBudget budget, NbdExport... exports) {
+        this.budget = budget;
         NbdHandshakeHandler.ExportRegistry reg = new NbdHandshakeHandler.ExportRegistry() {
             @Override
             public NbdExport find(String name) {
@@ -30,13 +36,21 @@ final class EmbeddedServer {
                 return List.of(exports);
             }
         };
-        budget = new InFlightBudget(config.serverMaxInFlight(), config.serverMaxInFlightBytes());
         ch = new EmbeddedChannel(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel c) {
                 NbdServer.initPipeline(c.pipeline(), reg, config, budget);
             }
         });
+    }
+
+    /** Completes the handshake (NBD_OPT_GO of {@code export}, simple replies) and drops its output. */
+    EmbeddedServer transmission(String export) {
+        send(ClientFrames.clientFlags(io.clustermd.nbd.codec.NbdProtocol.NBD_FLAG_C_FIXED_NEWSTYLE
+                | io.clustermd.nbd.codec.NbdProtocol.NBD_FLAG_C_NO_ZEROES));
+        send(ClientFrames.option(io.clustermd.nbd.codec.NbdProtocol.NBD_OPT_GO, ClientFrames.goData(export)));
+        out().skipBytes(out().readableBytes());
+        return this;
     }
 
     void send(ByteBuf b) {
