@@ -70,6 +70,7 @@ def flood(h, args, size, images):
     align = max(args.align, 1)
     window = args.window or args.requests
     new_img = images[0]
+    written = bytearray(size // SECTOR + 1)  # sectors a successful write covered
     stats = {"requests": args.requests, "ok": 0, "errors": 0, "mismatches": 0, "bytes": 0, "first_error": None,
              "answered": 0}
 
@@ -82,6 +83,8 @@ def flood(h, args, size, images):
             return 1
         stats["ok"] += 1
         stats["bytes"] += n
+        if kind == "write":
+            written[o // SECTOR:(o + n + SECTOR - 1) // SECTOR] = b"\x01" * ((o + n + SECTOR - 1) // SECTOR - o // SECTOR)
         if kind == "read" and not sectors_ok(buf.to_bytearray(), o, images):
             stats["mismatches"] += 1
             if stats["first_error"] is None:
@@ -119,6 +122,25 @@ def flood(h, args, size, images):
     stats["requests_per_s"] = round(stats["ok"] / elapsed) if elapsed > 0 else 0
     stats["mb_per_s"] = round(stats["bytes"] / elapsed / 1e6, 1) if elapsed > 0 else 0
     stats["client_max_in_flight"] = max_in_flight
+    if args.op != "read":
+        # Every sector a write was acknowledged for now holds the new pattern, nothing older.
+        stats["written_sectors"] = written.count(1)
+        stats["written_mismatches"] = 0
+        s = 0
+        nsec = size // SECTOR
+        while s < nsec:
+            if not written[s]:
+                s += 1
+                continue
+            e = s
+            while e < nsec and written[e] and e - s < (32 << 20) // SECTOR:
+                e += 1
+            got = h.pread((e - s) * SECTOR, s * SECTOR)
+            if got != new_img[s * SECTOR:e * SECTOR]:
+                stats["written_mismatches"] += 1
+            s = e
+        if stats["written_mismatches"]:
+            stats["mismatches"] += stats["written_mismatches"]
     return stats
 
 
