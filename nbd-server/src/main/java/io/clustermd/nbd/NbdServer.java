@@ -119,6 +119,11 @@ public final class NbdServer implements AutoCloseable {
     private final InFlightBudget budget;
     private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong peakDirect = new java.util.concurrent.atomic.AtomicLong();
+    private final java.lang.management.BufferPoolMXBean jdkDirect = java.lang.management.ManagementFactory
+            .getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class).stream()
+            .filter(b -> b.getName().equals("direct")).findFirst().orElse(null);
+    private io.netty.util.concurrent.ScheduledFuture<?> sampler;
     private final List<Channel> serverChannels = new ArrayList<>();
     private final List<Path> socketFiles = new ArrayList<>();
     private volatile boolean stopping;
@@ -190,13 +195,22 @@ public final class NbdServer implements AutoCloseable {
         InFlightBudget.Stats b = budget.stats();
         return new Stats(connections.size(), refused.get(), b.requests(), b.bytes(), b.peakRequests(), b.peakBytes(),
                 b.waiting(), b.maxRequests(), b.maxBytes(), io.clustermd.nbd.file.AlignedBufferPool.SHARED.allocatedBytes(),
-                io.netty.util.internal.PlatformDependent.usedDirectMemory());
+                directMemory(), peakDirect.get());
     }
 
-    /** See {@link #stats()}; bytes are buffer footprints ({@link io.clustermd.nbd.file.AlignedBufferPool#footprint}). */
+    /** Direct memory in use now: Netty's (the aligned pool's buffers included) and the JDK's own. */
+    private long directMemory() {
+        return io.netty.util.internal.PlatformDependent.usedDirectMemory() + (jdkDirect == null ? 0 : jdkDirect.getMemoryUsed());
+    }
+
+    /**
+     * See {@link #stats()}; bytes in flight are buffer footprints ({@link io.clustermd.nbd.file.AlignedBufferPool#footprint});
+     * the direct-memory peak is sampled ten times a second.
+     */
     public record Stats(int connections, long connectionsRefused, int requestsInFlight, long bytesInFlight,
                         int peakRequestsInFlight, long peakBytesInFlight, int connectionsWaiting,
-                        int maxRequestsInFlight, long maxBytesInFlight, long bufferPoolBytes, long nettyDirectBytes) {}
+                        int maxRequestsInFlight, long maxBytesInFlight, long bufferPoolBytes, long directBytes,
+                        long peakDirectBytes) {}
 
     private synchronized NbdServer start(List<NbdListener> listeners) throws IOException {
         if (exports.isEmpty()) {
@@ -232,6 +246,8 @@ public final class NbdServer implements AutoCloseable {
             close();
             throw e;
         }
+        sampler = group.next().scheduleAtFixedRate(() -> peakDirect.accumulateAndGet(directMemory(), Math::max),
+                0, 100, TimeUnit.MILLISECONDS);
         return this;
     }
 
@@ -344,6 +360,9 @@ public final class NbdServer implements AutoCloseable {
         }
         closed = true;
         stopping = true;
+        if (sampler != null) {
+            sampler.cancel(false);
+        }
         for (Channel c : serverChannels) {
             c.close().awaitUninterruptibly();
         }
@@ -361,6 +380,10 @@ public final class NbdServer implements AutoCloseable {
         if (!connections.close().awaitUninterruptibly(5, TimeUnit.SECONDS)) {
             log.warn("connections did not close within 5 s");
         }
+        Stats st = stats();
+        log.info("NBD stopped; peaks: {} of {} requests and {} of {} MiB of buffers in flight, {} MiB of direct memory;"
+                        + " {} connections refused at the limit", st.peakRequestsInFlight(), st.maxRequestsInFlight(),
+                st.peakBytesInFlight() >> 20, st.maxBytesInFlight() >> 20, st.peakDirectBytes() >> 20, st.connectionsRefused());
         if (ownsGroup) {
             group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly();
         }
