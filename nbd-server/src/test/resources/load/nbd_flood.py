@@ -9,7 +9,7 @@ the seed(s) the sector may hold.
 Modes (one per run), each prints one JSON line of figures and exits 0 only if every request was
 answered, none failed and no data mismatched:
   fill     write the whole export with --seed, sequentially in 32 MiB requests, then flush
-  flood    --requests N requests (--op read|write|mixed) of --sizes, at random aligned offsets,
+  flood    --requests N requests (--op read|write|mixed) of --sizes, at random --align'ed offsets,
            at most --window in flight (default: all of them, as a client that never waits);
            reads accept --seed or --old-seed per sector
   verify   read the whole export and check every sector holds --seed (or --old-seed)
@@ -72,10 +72,19 @@ def flood(h, args, size, images):
     new_img = images[0]
     written = bytearray(size // SECTOR + 1)  # sectors a successful write covered
     stats = {"requests": args.requests, "ok": 0, "errors": 0, "mismatches": 0, "bytes": 0, "first_error": None,
-             "answered": 0}
+             "answered": 0, "refused": 0}
 
     def done(kind, o, n, buf, err):
         stats["answered"] += 1
+        if args.expect_errno is not None:
+            # Every request must be refused with that error (and so change nothing).
+            if err.value == args.expect_errno:
+                stats["refused"] += 1
+            else:
+                stats["errors"] += 1
+                if stats["first_error"] is None:
+                    stats["first_error"] = "%s %d+%d: errno %d, expected %d" % (kind, o, n, err.value, args.expect_errno)
+            return 1
         if err.value != 0:
             stats["errors"] += 1
             if stats["first_error"] is None:
@@ -100,8 +109,9 @@ def flood(h, args, size, images):
             h.poll(1000)
             continue
         n = rnd.choice(sizes)
-        n = min(n, size)
-        o = rnd.randrange(0, (size - n) // align + 1) * align
+        span = min(size, args.range or size)
+        n = min(n, span)
+        o = rnd.randrange(0, (span - n) // align + 1) * align
         op = args.op if args.op != "mixed" else ("read" if rnd.random() < 0.5 else "write")
         if op == "read":
             buf = nbd.Buffer(n)
@@ -122,7 +132,7 @@ def flood(h, args, size, images):
     stats["requests_per_s"] = round(stats["ok"] / elapsed) if elapsed > 0 else 0
     stats["mb_per_s"] = round(stats["bytes"] / elapsed / 1e6, 1) if elapsed > 0 else 0
     stats["client_max_in_flight"] = max_in_flight
-    if args.op != "read":
+    if args.op != "read" and args.expect_errno is None:
         # Every sector a write was acknowledged for now holds the new pattern, nothing older.
         stats["written_sectors"] = written.count(1)
         stats["written_mismatches"] = 0
@@ -182,10 +192,14 @@ def main():
     p.add_argument("--sizes", default="4096")
     p.add_argument("--align", type=int, default=4096)
     p.add_argument("--rng", type=int, default=1)
+    p.add_argument("--range", type=int, default=0, help="offsets only in the first RANGE bytes")
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--stop-file", default=None)
-    p.add_argument("--no-strict-align", action="store_true")
+    p.add_argument("--no-strict-align", action="store_true",
+                   help="ask for no block sizes and let libnbd send unaligned requests")
+    p.add_argument("--expect-errno", type=int, default=None,
+                   help="every request must fail with this errno (e.g. 22, EINVAL)")
     args = p.parse_args()
 
     h = connect(args.uri, strict_align=not args.no_strict_align)
