@@ -308,11 +308,12 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
                 d.resume();
             }
         };
-        RequestAdmission admission = new RequestAdmission(ctx.channel(), budget, config, backend.maximumPayload(), decoder);
+        ReplyStallWatch stallWatch = new ReplyStallWatch(ctx.channel(), config.replyStallTimeout());
+        RequestAdmission admission = new RequestAdmission(ctx.channel(), budget, config, backend.maximumPayload(), decoder,
+                stallWatch);
         p.addAfter(OPTION_DECODER, REQUEST_DECODER,
                 new NbdRequestDecoder(backend.maximumPayload(), backend::allocateBuffer, admission));
-        p.replace(this, TRANSMISSION, new NbdTransmissionHandler(session, admission, decoder,
-                new ReplyStallWatch(ctx.channel(), config.replyStallTimeout())));
+        p.replace(this, TRANSMISSION, new NbdTransmissionHandler(session, admission, decoder, stallWatch));
         // Removing the option decoder hands any bytes it still holds to the request decoder.
         p.remove(OPTION_DECODER);
     }

@@ -102,8 +102,9 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        stallWatch.writabilityChanged();
-        if (ctx.channel().isWritable()) {
+        if (!ctx.channel().isWritable()) {
+            stallWatch.watch();
+        } else {
             admission.writable();
         }
         ctx.fireChannelWritabilityChanged();

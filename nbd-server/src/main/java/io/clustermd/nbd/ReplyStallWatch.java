@@ -12,9 +12,11 @@ import org.slf4j.LoggerFactory;
 /**
  * Drops a connection whose client stopped reading its replies (nbdkit relies on TCP keepalive and
  * a blocked thread; here a stuck client would hold its buffers and its share of the server budget).
- * While the channel is unwritable — replies queued beyond the write-buffer high-water mark — it
- * checks a few times per timeout whether the queued bytes moved; when they have not moved for the
- * whole timeout, the connection is closed, which fails the queued writes and frees their buffers.
+ * Whenever the connection stops taking requests — its reading paused by flow control, or its
+ * channel unwritable — and replies are queued for it, the watch checks a few times per timeout
+ * whether the queued bytes moved; when they have not moved for the whole timeout, the connection is
+ * closed, which fails the queued writes and frees their buffers. A client that reads, however
+ * slowly, moves them; nothing queued means nothing to watch.
  *
  * <p>On the channel's event loop; time from the loop's ticker, so tests can advance it.
  */
@@ -32,9 +34,9 @@ final class ReplyStallWatch {
         this.timeoutNanos = timeout.toNanos();
     }
 
-    /** The channel's writability changed. */
-    void writabilityChanged() {
-        if (!channel.isWritable() && check == null && channel.isActive()) {
+    /** The connection stopped taking requests (paused, or unwritable): watch its queued replies. */
+    void watch() {
+        if (check == null && channel.isActive()) {
             lastPending = pending();
             lastProgressNanos = now();
             schedule();
@@ -47,10 +49,10 @@ final class ReplyStallWatch {
 
     private void check() {
         check = null;
-        if (channel.isWritable() || !channel.isActive()) {
+        long p = pending();
+        if (p == 0 || !channel.isActive()) {
             return;
         }
-        long p = pending();
         if (p != lastPending) {
             lastPending = p;
             lastProgressNanos = now();

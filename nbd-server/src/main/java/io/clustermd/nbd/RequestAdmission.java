@@ -41,6 +41,7 @@ final class RequestAdmission implements NbdRequestDecoder.Admission, InFlightBud
     private final long maxBytes;
     private final int maxPayload;
     private final ResumeTarget target;
+    private final ReplyStallWatch stallWatch;
     private final ArrayDeque<Long> charges = new ArrayDeque<>();
     private final AtomicBoolean wakePosted = new AtomicBoolean();
     private final Runnable resumeTask = this::resume;
@@ -56,7 +57,8 @@ final class RequestAdmission implements NbdRequestDecoder.Admission, InFlightBud
     }
 
     RequestAdmission(Channel channel, InFlightBudget server, NbdServerConfig config, int maxPayload,
-                     ResumeTarget target) {
+                     ResumeTarget target, ReplyStallWatch stallWatch) {
+        this.stallWatch = stallWatch;
         this.channel = channel;
         this.server = server;
         this.maxRequests = config.maxInFlight();
@@ -102,6 +104,8 @@ final class RequestAdmission implements NbdRequestDecoder.Admission, InFlightBud
             server.forget(this); // waiting for something else: do not hold up the server's queue
         }
         channel.config().setAutoRead(false);
+        // A client that stopped reading shows here: it is paused with replies queued that do not move.
+        stallWatch.watch();
         return Decision.WAIT;
     }
 

@@ -228,8 +228,10 @@ class FloodTest {
     void clientThatNeverReadsReplies_stallsOnlyItselfAndIsDroppedAfterTheTimeout() throws Exception {
         start(NbdServerConfig.DEFAULTS.toBuilder().replyStallTimeout(Duration.ofSeconds(2)).build());
         RawClient stuck = RawClient.tcp(srv.server.tcpPort()).go("", false);
-        for (int i = 0; i < 4000; i++) {
-            stuck.request(0, NBD_CMD_READ, i, (i * 65536L) % SIZE, 65536, null);
+        // 4 KiB reads: what the connection may hold (128 requests, about 0.5 MiB of replies) stays
+        // under the channel's high-water mark, so it is the paused connection that is watched.
+        for (int i = 0; i < 10000; i++) {
+            stuck.request(0, NBD_CMD_READ, i, (i * 4096L) % SIZE, 4096, null);
         }
         stuck.flush();
         await().atMost(LONG).until(() -> srv.server.stats().bytesInFlight() > 0);
