@@ -143,12 +143,16 @@ final class RequestAdmission implements NbdRequestDecoder.Admission, InFlightBud
     @Override
     public void wake() {
         if (wakePosted.compareAndSet(false, true)) {
-            channel.eventLoop().execute(() -> {
-                wakePosted.set(false);
-                if (pause == Pause.SERVER) {
-                    resume();
-                }
-            });
+            try {
+                channel.eventLoop().execute(() -> {
+                    wakePosted.set(false);
+                    if (pause == Pause.SERVER) {
+                        resume();
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // Its event loop is shutting down: the connection is going away with it.
+            }
         }
     }
 
