@@ -53,8 +53,8 @@ public final class ExportFileCommand implements Callable<Integer> {
     @Option(names = "--event-loops", paramLabel = "N", description = "network event-loop threads (default: number of cores, at most 4)")
     Integer eventLoops;
 
-    @Option(names = "--max-in-flight", paramLabel = "N", description = "requests per connection at once before reading pauses (default: ${DEFAULT-VALUE})")
-    int maxInFlight = NbdServerConfig.DEFAULTS.maxInFlight();
+    @CommandLine.Mixin
+    NbdLimitOptions limits = new NbdLimitOptions();
 
     @Option(names = "--transport", paramLabel = "T",
             description = "AUTO (io_uring, else epoll, else NIO), EPOLL, IO_URING (socket and file I/O on the same io_uring, no thread hand-off) or NIO (default: ${DEFAULT-VALUE})")
@@ -76,10 +76,11 @@ public final class ExportFileCommand implements Callable<Integer> {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--listen " + e.getMessage());
             }
         }
-        if (ioThreads < 1 || maxInFlight < 1 || (eventLoops != null && eventLoops < 1)) {
+        if (ioThreads < 1 || (eventLoops != null && eventLoops < 1)) {
             throw new CommandLine.ParameterException(spec.commandLine(),
-                    "--io-threads, --event-loops and --max-in-flight must be at least 1");
+                    "--io-threads and --event-loops must be at least 1");
         }
+        NbdServerConfig config = limits.toConfig(spec);
         NbdServer.Transport t;
         try {
             t = NbdServer.resolve(transport);
@@ -101,7 +102,7 @@ public final class ExportFileCommand implements Callable<Integer> {
         }
         NbdServer.Builder b = NbdServer.builder()
                 .export(new NbdExport(name, description, backend))
-                .config(NbdServerConfig.DEFAULTS.withMaxInFlight(maxInFlight))
+                .config(config)
                 .transport(t)
                 .eventLoopGroup(group);
         listeners.forEach(b::listen);

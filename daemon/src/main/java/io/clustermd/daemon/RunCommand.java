@@ -104,6 +104,9 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--speed-limit-max", paramLabel = "KIB", description = "resync ceiling when idle, KiB/s (default: ${DEFAULT-VALUE})")
     long speedLimitMax = 200000;
 
+    @CommandLine.Mixin
+    NbdLimitOptions nbdLimits = new NbdLimitOptions();
+
     @Option(names = "--fault-dir", paramLabel = "DIR", hidden = true,
             description = "fault injection for tests: a file named after a member switches its faults")
     Path faultDir;
@@ -170,6 +173,7 @@ public final class RunCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     "--io-threads and --event-loops must be at least 1");
         }
+        io.clustermd.nbd.NbdServerConfig nbdConfig = nbdLimits.toConfig(spec);
         NbdServer.Transport resolved;
         try {
             resolved = NbdServer.resolve(transport);
@@ -221,7 +225,7 @@ public final class RunCommand implements Callable<Integer> {
                     .export(new NbdExport("", "clustermd array " + arrayName, new ArrayBlockBackend(array)))
                     .export(new NbdExport(arrayName, "clustermd array " + arrayName, new ArrayBlockBackend(array)));
             listeners.forEach(builder::listen);
-            builder.transport(resolved).eventLoopGroup(loops);
+            builder.transport(resolved).eventLoopGroup(loops).config(nbdConfig);
             server = builder.start();
             presence.attach(array);
             nbdServer = server;

@@ -38,6 +38,7 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
 
     private final ExportRegistry exports;
     private final NbdServerConfig config;
+    private final InFlightBudget budget;
     private final NbdSession session = new NbdSession();
     private boolean gotClientFlags;
     private int optionCount;
@@ -53,9 +54,10 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
         default boolean stopping() { return false; }
     }
 
-    NbdHandshakeHandler(ExportRegistry exports, NbdServerConfig config) {
+    NbdHandshakeHandler(ExportRegistry exports, NbdServerConfig config, InFlightBudget budget) {
         this.exports = exports;
         this.config = config;
+        this.budget = budget;
     }
 
     @Override
@@ -208,12 +210,11 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
         }
         boolean wantName = false;
         boolean wantDescription = false;
-        boolean wantBlockSize = false;
         for (int i = 0; i < n; i++) {
             switch (data.readUnsignedShort()) {
                 case NBD_INFO_NAME -> wantName = true;
                 case NBD_INFO_DESCRIPTION -> wantDescription = true;
-                case NBD_INFO_BLOCK_SIZE -> wantBlockSize = true;
+                case NBD_INFO_BLOCK_SIZE -> { } // always sent; every client is held to it
                 default -> { } // unknown info requests are ignored, as the spec says
             }
         }
@@ -237,7 +238,6 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
         if (opt == NBD_OPT_GO) {
             session.export = e;
             session.transmissionFlags = flags;
-            session.blockSizeAgreed = wantBlockSize;
             enterTransmission(ctx);
         } else {
             ctx.flush();
@@ -302,9 +302,18 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
         ctx.flush();
         BlockBackend backend = session.export.backend();
         ChannelPipeline p = ctx.pipeline();
+        // The decoder asks the admission before it takes each request; the admission resumes it.
+        RequestAdmission.ResumeTarget decoder = () -> {
+            if (p.get(REQUEST_DECODER) instanceof NbdRequestDecoder d) {
+                d.resume();
+            }
+        };
+        ReplyStallWatch stallWatch = new ReplyStallWatch(ctx.channel(), config.replyStallTimeout());
+        RequestAdmission admission = new RequestAdmission(ctx.channel(), budget, config, backend.maximumPayload(), decoder,
+                stallWatch);
         p.addAfter(OPTION_DECODER, REQUEST_DECODER,
-                new NbdRequestDecoder(backend.maximumPayload(), backend::allocateBuffer));
-        p.replace(this, TRANSMISSION, new NbdTransmissionHandler(session, config));
+                new NbdRequestDecoder(backend.maximumPayload(), backend::allocateBuffer, admission));
+        p.replace(this, TRANSMISSION, new NbdTransmissionHandler(session, admission, decoder, stallWatch));
         // Removing the option decoder hands any bytes it still holds to the request decoder.
         p.remove(OPTION_DECODER);
     }

@@ -116,6 +116,14 @@ public final class NbdServer implements AutoCloseable {
     private final boolean ownsGroup;
     private final Transport transport;
     private final ChannelGroup connections = new DefaultChannelGroup("nbd-connections", GlobalEventExecutor.INSTANCE);
+    private final InFlightBudget budget;
+    private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong peakDirect = new java.util.concurrent.atomic.AtomicLong();
+    private final java.lang.management.BufferPoolMXBean jdkDirect = java.lang.management.ManagementFactory
+            .getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class).stream()
+            .filter(b -> b.getName().equals("direct")).findFirst().orElse(null);
+    private io.netty.util.concurrent.ScheduledFuture<?> sampler;
     private final List<Channel> serverChannels = new ArrayList<>();
     private final List<Path> socketFiles = new ArrayList<>();
     private volatile boolean stopping;
@@ -129,6 +137,7 @@ public final class NbdServer implements AutoCloseable {
             }
         }
         this.config = b.config;
+        this.budget = new InFlightBudget(config.serverMaxInFlight(), config.serverMaxInFlightBytes());
         this.transport = resolve(b.transport);
         if (b.group != null) {
             this.group = b.group;
@@ -172,6 +181,37 @@ public final class NbdServer implements AutoCloseable {
         return connections.size();
     }
 
+    /** The limits this server runs with. */
+    public NbdServerConfig config() {
+        return config;
+    }
+
+    /**
+     * Figures for status output and tests: connections, what is in flight against the server's
+     * limits (now and at its peak), connections waiting for the server budget, and the aligned
+     * buffer pool's and Netty's direct memory.
+     */
+    public Stats stats() {
+        InFlightBudget.Stats b = budget.stats();
+        return new Stats(connections.size(), refused.get(), b.requests(), b.bytes(), b.peakRequests(), b.peakBytes(),
+                b.waiting(), b.maxRequests(), b.maxBytes(), io.clustermd.nbd.file.AlignedBufferPool.SHARED.allocatedBytes(),
+                directMemory(), peakDirect.get());
+    }
+
+    /** Direct memory in use now: Netty's (the aligned pool's buffers included) and the JDK's own. */
+    private long directMemory() {
+        return io.netty.util.internal.PlatformDependent.usedDirectMemory() + (jdkDirect == null ? 0 : jdkDirect.getMemoryUsed());
+    }
+
+    /**
+     * See {@link #stats()}; bytes in flight are buffer footprints ({@link io.clustermd.nbd.file.AlignedBufferPool#footprint});
+     * the direct-memory peak is sampled ten times a second.
+     */
+    public record Stats(int connections, long connectionsRefused, int requestsInFlight, long bytesInFlight,
+                        int peakRequestsInFlight, long peakBytesInFlight, int connectionsWaiting,
+                        int maxRequestsInFlight, long maxBytesInFlight, long bufferPoolBytes, long directBytes,
+                        long peakDirectBytes) {}
+
     private synchronized NbdServer start(List<NbdListener> listeners) throws IOException {
         if (exports.isEmpty()) {
             throw new IllegalArgumentException("no export to serve");
@@ -206,6 +246,8 @@ public final class NbdServer implements AutoCloseable {
             close();
             throw e;
         }
+        sampler = group.next().scheduleAtFixedRate(() -> peakDirect.accumulateAndGet(directMemory(), Math::max),
+                0, 100, TimeUnit.MILLISECONDS);
         return this;
     }
 
@@ -236,8 +278,14 @@ public final class NbdServer implements AutoCloseable {
         }
         sb.channel(cls).option(ChannelOption.SO_BACKLOG, 1024);
         // Start socket reads large enough for a request header plus a typical WRITE payload, so a
-        // 4 KiB write is not split over two reads (and two trips round the event loop).
-        sb.childOption(ChannelOption.RCVBUF_ALLOCATOR, new io.netty.channel.AdaptiveRecvByteBufAllocator(4096, 65536, 1 << 20));
+        // 4 KiB write is not split over two reads (and two trips round the event loop). The largest
+        // read is what a connection whose reading is paused may hold undecoded.
+        sb.childOption(ChannelOption.RCVBUF_ALLOCATOR, new io.netty.channel.AdaptiveRecvByteBufAllocator(4096, 65536,
+                NbdServerConfig.MAX_SOCKET_READ));
+        // Replies queued beyond the high mark make the channel unwritable: the connection takes no
+        // new requests until they drain (they are in the in-flight budget meanwhile), and a client
+        // that never drains them is dropped (ReplyStallWatch).
+        sb.childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new io.netty.channel.WriteBufferWaterMark(256 << 10, 1 << 20));
         if (tcp) {
             sb.childOption(ChannelOption.TCP_NODELAY, true);
             sb.option(ChannelOption.SO_REUSEADDR, true);
@@ -249,8 +297,18 @@ public final class NbdServer implements AutoCloseable {
                     ch.close();
                     return;
                 }
+                if (open.incrementAndGet() > config.maxConnections()) {
+                    open.decrementAndGet();
+                    if (refused.getAndIncrement() % 1000 == 0) {
+                        log.warn("{}: {} connections are open (the limit); closing new ones", ch.remoteAddress(),
+                                config.maxConnections());
+                    }
+                    ch.close();
+                    return;
+                }
+                ch.closeFuture().addListener(f -> open.decrementAndGet());
                 connections.add(ch);
-                initPipeline(ch.pipeline(), registry, config);
+                initPipeline(ch.pipeline(), registry, config, budget);
             }
         });
         try {
@@ -268,9 +326,9 @@ public final class NbdServer implements AutoCloseable {
 
     /** The handshake-phase pipeline of a new connection; the handshake swaps in the transmission phase. */
     static void initPipeline(io.netty.channel.ChannelPipeline p, NbdHandshakeHandler.ExportRegistry registry,
-                             NbdServerConfig config) {
+                             NbdServerConfig config, InFlightBudget budget) {
         p.addLast(NbdHandshakeHandler.OPTION_DECODER, new NbdOptionDecoder(config.maxOptionLength()))
-                .addLast(NbdHandshakeHandler.HANDSHAKE, new NbdHandshakeHandler(registry, config));
+                .addLast(NbdHandshakeHandler.HANDSHAKE, new NbdHandshakeHandler(registry, config, budget));
     }
 
     /** A socket file left by a server that died; anything else at that path is refused. */
@@ -290,9 +348,10 @@ public final class NbdServer implements AutoCloseable {
     }
 
     /**
-     * Graceful stop: stop accepting, answer new requests with ESHUTDOWN, let in-flight requests
-     * finish (up to the configured grace), close every connection and the listeners. Backends are
-     * not closed: they belong to the caller.
+     * Graceful stop: stop accepting, answer requests already read with ESHUTDOWN and read no more,
+     * let in-flight requests finish and their replies go (up to the configured grace), close every
+     * connection and the listeners. Takes at most the grace plus about five seconds (plus five more
+     * for an event-loop group the server owns). Backends are not closed: they belong to the caller.
      */
     @Override
     public synchronized void close() {
@@ -301,6 +360,9 @@ public final class NbdServer implements AutoCloseable {
         }
         closed = true;
         stopping = true;
+        if (sampler != null) {
+            sampler.cancel(false);
+        }
         for (Channel c : serverChannels) {
             c.close().awaitUninterruptibly();
         }
@@ -314,7 +376,14 @@ public final class NbdServer implements AutoCloseable {
                 log.warn("{}: in-flight requests did not finish within {}; closing anyway", c.remoteAddress(), config.shutdownGrace());
             }
         }
-        connections.close().awaitUninterruptibly();
+        // A close is quick unless an event loop is stuck; do not hang the stop on one.
+        if (!connections.close().awaitUninterruptibly(5, TimeUnit.SECONDS)) {
+            log.warn("connections did not close within 5 s");
+        }
+        Stats st = stats();
+        log.info("NBD stopped; peaks: {} of {} requests and {} of {} MiB of buffers in flight, {} MiB of direct memory;"
+                        + " {} connections refused at the limit", st.peakRequestsInFlight(), st.maxRequestsInFlight(),
+                st.peakBytesInFlight() >> 20, st.maxBytesInFlight() >> 20, st.peakDirectBytes() >> 20, st.connectionsRefused());
         if (ownsGroup) {
             group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly();
         }

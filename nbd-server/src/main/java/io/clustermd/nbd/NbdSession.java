@@ -9,8 +9,6 @@ final class NbdSession {
     boolean structuredReplies;
     /** base:allocation was selected with NBD_OPT_SET_META_CONTEXT. */
     boolean baseAllocation;
-    /** The client asked for NBD_INFO_BLOCK_SIZE in NBD_OPT_GO and so promised to obey it. */
-    boolean blockSizeAgreed;
     /** NBD_FLAG_C_NO_ZEROES. */
     boolean noZeroes;
     /** Cached export.transmissionFlags(). */

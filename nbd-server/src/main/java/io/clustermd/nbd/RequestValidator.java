@@ -7,8 +7,9 @@ import io.clustermd.nbd.codec.NbdRequest;
 /**
  * The one place every transmission request is checked before a backend sees it (nbdkit's
  * {@code validate_request}): known command, legal flags for the command and for what was
- * negotiated, range inside the export, sizes within the advertised limits, alignment for clients
- * that agreed to the block sizes, and writes on a read-only export.
+ * negotiated, range inside the export, sizes within the advertised limits, alignment to the
+ * minimum block size (for every client, whether it asked for block sizes or not), and writes on a
+ * read-only export.
  */
 final class RequestValidator {
     private RequestValidator() {}
@@ -90,9 +91,13 @@ final class RequestValidator {
                     + r.length() + " is beyond the end of the export (size " + size + ")";
             return new Invalid(writes ? NBD_ENOSPC : NBD_EINVAL, m);
         }
+        // Every client keeps to the minimum block size, whether it asked for it or not: the backend
+        // then never has to read-modify-write a block, and no unaligned write can race an aligned
+        // one over the rest of the block. Only the export's own unaligned end may be reached.
         int min = b.minimumBlockSize();
-        if (s.blockSizeAgreed && min > 1 && ((off | r.length()) & (min - 1)) != 0
-                && r.type() != NBD_CMD_BLOCK_STATUS) {
+        boolean toEnd = off + r.length() == size;
+        if (min > 1 && r.type() != NBD_CMD_BLOCK_STATUS
+                && ((off & (min - 1)) != 0 || (r.length() & (min - 1)) != 0 && !toEnd)) {
             return inval(cmd, "offset " + off + " or length " + r.length()
                     + " is not a multiple of the minimum block size " + min);
         }

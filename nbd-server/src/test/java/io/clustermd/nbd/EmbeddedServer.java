@@ -10,9 +10,16 @@ import java.util.List;
 /** The server's real pipeline on an EmbeddedChannel, with all outbound bytes gathered in order. */
 final class EmbeddedServer {
     final EmbeddedChannel ch;
+    final InFlightBudget budget;
     private final ByteBuf out = Unpooled.buffer();
 
     EmbeddedServer(NbdServerConfig config, NbdExport... exports) {
+        this(config, new InFlightBudget(config.serverMaxInFlight(), config.serverMaxInFlightBytes()), exports);
+    }
+
+    /** A connection of a server whose other connections share {@code budget}. */
+    EmbeddedServer(NbdServerConfig config, InFlightBudget budget, NbdExport... exports) {
+        this.budget = budget;
         NbdHandshakeHandler.ExportRegistry reg = new NbdHandshakeHandler.ExportRegistry() {
             @Override
             public NbdExport find(String name) {
@@ -32,9 +39,18 @@ final class EmbeddedServer {
         ch = new EmbeddedChannel(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel c) {
-                NbdServer.initPipeline(c.pipeline(), reg, config);
+                NbdServer.initPipeline(c.pipeline(), reg, config, budget);
             }
         });
+    }
+
+    /** Completes the handshake (NBD_OPT_GO of {@code export}, simple replies) and drops its output. */
+    EmbeddedServer transmission(String export) {
+        send(ClientFrames.clientFlags(io.clustermd.nbd.codec.NbdProtocol.NBD_FLAG_C_FIXED_NEWSTYLE
+                | io.clustermd.nbd.codec.NbdProtocol.NBD_FLAG_C_NO_ZEROES));
+        send(ClientFrames.option(io.clustermd.nbd.codec.NbdProtocol.NBD_OPT_GO, ClientFrames.goData(export)));
+        out().skipBytes(out().readableBytes());
+        return this;
     }
 
     void send(ByteBuf b) {

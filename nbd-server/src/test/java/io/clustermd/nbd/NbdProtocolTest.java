@@ -448,6 +448,24 @@ class NbdProtocolTest {
     }
 
     @Test
+    void misalignedRequest_fromClientThatDidNotAsk_isInvalidButTheExportsUnalignedEndIsReachable() {
+        mem = new MemoryBackend(SIZE);
+        BlockBackend b4k = new BlockBackendWrapper(mem) {
+            @Override public long size() { return SIZE - 1024; }
+            @Override public int minimumBlockSize() { return 4096; }
+        };
+        start(NbdServerConfig.DEFAULTS, new NbdExport("disk", null, b4k));
+        go(false);
+        srv.send(ClientFrames.request(0, NBD_CMD_WRITE, 1, 1024, 1024, new byte[1024]));
+        assertThat(simple()).isEqualTo(new Simple(NBD_EINVAL, 1));
+        srv.send(ClientFrames.request(0, NBD_CMD_READ, 2, 4096, 1024, null));
+        assertThat(simple()).isEqualTo(new Simple(NBD_EINVAL, 2));
+        // The last block is short: a request that ends at the end of the export is served.
+        srv.send(ClientFrames.request(0, NBD_CMD_READ, 3, SIZE - 4096, 3072, null));
+        assertThat(simple()).isEqualTo(new Simple(0, 3));
+    }
+
+    @Test
     void disc_waitsForInFlightRepliesThenCloses() {
         ManualBackend mb = new ManualBackend(SIZE);
         start(NbdServerConfig.DEFAULTS, new NbdExport("disk", null, mb));
@@ -482,24 +500,27 @@ class NbdProtocolTest {
     }
 
     @Test
-    void backpressure_stopsReadingAtMaxInFlightAndResumesBelowHalf() {
+    void backpressure_leavesRequestOverMaxInFlightUndecodedAndResumesAtHalf() {
         ManualBackend mb = new ManualBackend(SIZE);
         start(NbdServerConfig.DEFAULTS.withMaxInFlight(4), new NbdExport("disk", null, mb));
         go(false);
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 5; i++) {
             srv.send(ClientFrames.request(0, NBD_CMD_FLUSH, i, 0, 0, null));
         }
+        assertThat(mb.pending).hasSize(4);
         assertThat(srv.ch.config().isAutoRead()).isFalse();
         mb.completeOne();
         srv.ch.runPendingTasks();
+        assertThat(mb.pending).hasSize(3);
         assertThat(srv.ch.config().isAutoRead()).isFalse();
         mb.completeOne();
-        mb.completeOne();
         srv.ch.runPendingTasks();
+        // At half the limit the held request is decoded and reading resumes.
+        assertThat(mb.pending).hasSize(3);
         assertThat(srv.ch.config().isAutoRead()).isTrue();
         mb.completeAll();
         srv.ch.runPendingTasks();
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 5; i++) {
             assertThat(simple().error()).isZero();
         }
     }

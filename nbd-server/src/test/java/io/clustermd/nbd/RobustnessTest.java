@@ -231,7 +231,7 @@ class RobustnessTest {
 
     @Test
     void thousandIdleConnections_serverStillServesAndClosesThemAll() throws Exception {
-        NbdServer s = serve(file(), NbdServerConfig.DEFAULTS);
+        NbdServer s = serve(file(), NbdServerConfig.DEFAULTS.toBuilder().maxConnections(1001).build());
         List<RawClient> idle = new ArrayList<>();
         try {
             for (int i = 0; i < 1000; i++) {

@@ -1,6 +1,7 @@
 package io.clustermd.nbd.codec;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import java.util.List;
@@ -20,6 +21,13 @@ import static io.clustermd.nbd.codec.NbdProtocol.REQUEST_HEADER_SIZE;
  * {@code maxPayload} is skipped byte by byte (framing is kept, nothing is buffered) and emitted with
  * {@code payloadDiscarded}, for the validator to refuse. A bad magic loses framing: the decoder
  * throws {@link NbdFramingException} once and ignores everything after it.
+ *
+ * <p>Before a request is taken off the input (and before its payload buffer is allocated) the
+ * {@link Admission} decides: {@link Admission.Decision#ADMIT} goes on; {@link Admission.Decision#WAIT}
+ * leaves the request and everything after it in the input, untouched, until {@link #resume()};
+ * {@link Admission.Decision#SKIP_PAYLOAD} takes the request but skips a WRITE's payload instead of
+ * buffering it (the request is emitted with {@code payloadDiscarded}). While waiting, the decoder
+ * never asks the channel for more bytes, so memory held for the connection stays at what was read.
  */
 public final class NbdRequestDecoder extends ByteToMessageDecoder {
 
@@ -33,8 +41,24 @@ public final class NbdRequestDecoder extends ByteToMessageDecoder {
 
     private enum State { HEADER, PAYLOAD, DISCARD, BROKEN }
 
+    /** Decides, request by request, whether the decoder may take one more off the input. */
+    @FunctionalInterface
+    public interface Admission {
+        /** What the decoder does with the request whose header it has just seen. */
+        enum Decision { ADMIT, WAIT, SKIP_PAYLOAD }
+
+        /** Called once per decoded header, in order; WAIT means it will be asked again after resume(). */
+        Decision admit(int type, long length);
+
+        /** Admits everything (for tests of the framing alone). */
+        Admission ALWAYS = (type, length) -> Decision.ADMIT;
+    }
+
     private final int maxPayload;
     private final IntFunction<ByteBuf> payloadAllocator;
+    private final Admission admission;
+    private ChannelHandlerContext ctx;
+    private boolean waiting;
 
     private State state = State.HEADER;
     private int flags;
@@ -50,11 +74,55 @@ public final class NbdRequestDecoder extends ByteToMessageDecoder {
      * @param payloadAllocator allocates a buffer of exactly the given capacity for a WRITE payload
      */
     public NbdRequestDecoder(int maxPayload, IntFunction<ByteBuf> payloadAllocator) {
+        this(maxPayload, payloadAllocator, Admission.ALWAYS);
+    }
+
+    /**
+     * @param admission asked before each request is taken off the input
+     */
+    public NbdRequestDecoder(int maxPayload, IntFunction<ByteBuf> payloadAllocator, Admission admission) {
         if (maxPayload <= 0) {
             throw new IllegalArgumentException("maxPayload: " + maxPayload + " (expected: > 0)");
         }
         this.maxPayload = maxPayload;
         this.payloadAllocator = payloadAllocator;
+        this.admission = admission;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+        this.ctx = ctx;
+        super.handlerAdded(ctx);
+    }
+
+    /** Whether the admission said WAIT and {@link #resume()} has not been called since. */
+    public boolean isWaiting() {
+        return waiting;
+    }
+
+    /**
+     * Decodes the input held since the admission said WAIT, asking it again; on the channel's event
+     * loop. Emitted requests go down the pipeline as from a socket read, with a read-complete after.
+     */
+    public void resume() throws Exception {
+        waiting = false;
+        if (ctx == null || ctx.isRemoved()) {
+            return;
+        }
+        // An empty read runs the decode loop over what is cumulated, without touching the socket.
+        channelRead(ctx, Unpooled.EMPTY_BUFFER);
+        channelReadComplete(ctx);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
+        if (waiting) {
+            // ByteToMessageDecoder would ask for more bytes when a read produced no request and
+            // auto-read is off; waiting for the admission must not read on.
+            ctx.fireChannelReadComplete();
+            return;
+        }
+        super.channelReadComplete(ctx);
     }
 
     @Override
@@ -65,6 +133,9 @@ public final class NbdRequestDecoder extends ByteToMessageDecoder {
                     if (in.readableBytes() < REQUEST_HEADER_SIZE) {
                         return;
                     }
+                    if (waiting) {
+                        return;
+                    }
                     int at = in.readerIndex();
                     int magic = in.getInt(at + OFF_MAGIC);
                     if (magic != NBD_REQUEST_MAGIC) {
@@ -73,17 +144,24 @@ public final class NbdRequestDecoder extends ByteToMessageDecoder {
                         throw new NbdFramingException(String.format(
                                 "bad request magic 0x%08x (expected 0x%08x): framing lost", magic, NBD_REQUEST_MAGIC));
                     }
+                    int t = in.getUnsignedShort(at + OFF_TYPE);
+                    long len = in.getUnsignedInt(at + OFF_LENGTH);
+                    Admission.Decision d = admission.admit(t, len);
+                    if (d == Admission.Decision.WAIT) {
+                        waiting = true;
+                        return;
+                    }
                     flags = in.getUnsignedShort(at + OFF_FLAGS);
-                    type = in.getUnsignedShort(at + OFF_TYPE);
+                    type = t;
                     cookie = in.getLong(at + OFF_COOKIE);
                     offset = in.getLong(at + OFF_OFFSET);
-                    length = in.getUnsignedInt(at + OFF_LENGTH);
+                    length = len;
                     in.skipBytes(REQUEST_HEADER_SIZE);
                     if (type != NBD_CMD_WRITE) {
                         out.add(NbdRequest.of(flags, type, cookie, offset, length));
                         continue;
                     }
-                    if (length > maxPayload) {
+                    if (length > maxPayload || d == Admission.Decision.SKIP_PAYLOAD) {
                         toDiscard = length;
                         state = State.DISCARD;
                         continue;

@@ -52,6 +52,45 @@ class NbdRequestDecoderTest {
     }
 
     @Test
+    void decode_whileAdmissionWaits_leavesRequestsUndecodedAndAllocatesNothingUntilResume() throws Exception {
+        List<NbdRequestDecoder.Admission.Decision> answers = new ArrayList<>(List.of(
+                NbdRequestDecoder.Admission.Decision.ADMIT, NbdRequestDecoder.Admission.Decision.WAIT));
+        NbdRequestDecoder d = new NbdRequestDecoder(1 << 20, n -> {
+            ByteBuf b = Unpooled.directBuffer(n, n);
+            allocated.add(b);
+            return b;
+        }, (type, length) -> answers.isEmpty() ? NbdRequestDecoder.Admission.Decision.ADMIT : answers.remove(0));
+        EmbeddedChannel ch = new EmbeddedChannel(d);
+        ByteBuf two = Unpooled.wrappedBuffer(
+                ClientFrames.bytes(ClientFrames.request(0, NBD_CMD_READ, 1, 0, 512, null)),
+                ClientFrames.bytes(ClientFrames.request(0, NBD_CMD_WRITE, 2, 0, 4096, pattern(4096, 3))));
+        ch.writeInbound(two);
+        assertThat(((NbdRequest) ch.readInbound()).cookie()).isEqualTo(1);
+        assertThat((Object) ch.readInbound()).isNull();
+        assertThat(d.isWaiting()).isTrue();
+        assertThat(allocated).isEmpty();
+        d.resume();
+        NbdRequest w = ch.readInbound();
+        assertThat(w.cookie()).isEqualTo(2);
+        assertThat(io.netty.buffer.ByteBufUtil.getBytes(w.payload())).isEqualTo(pattern(4096, 3));
+        w.release();
+        assertThat(ch.finish()).isFalse();
+    }
+
+    @Test
+    void decode_skipPayload_takesTheWriteWithoutBufferingIt() {
+        EmbeddedChannel ch = new EmbeddedChannel(new NbdRequestDecoder(1 << 20, n -> {
+            throw new AssertionError("no payload buffer may be allocated");
+        }, (type, length) -> NbdRequestDecoder.Admission.Decision.SKIP_PAYLOAD));
+        ch.writeInbound(ClientFrames.request(0, NBD_CMD_WRITE, 9, 0, 4096, pattern(4096, 4)));
+        NbdRequest r = ch.readInbound();
+        assertThat(r.cookie()).isEqualTo(9);
+        assertThat(r.payloadDiscarded()).isTrue();
+        assertThat(r.payload()).isNull();
+        assertThat(ch.finish()).isFalse();
+    }
+
+    @Test
     void decode_writeSplitAtEveryByteBoundary_yieldsSameRequest() {
         byte[] payload = pattern(600, 1);
         byte[] frame = ClientFrames.bytes(ClientFrames.request(0, NBD_CMD_WRITE, 7, 4096, payload.length, payload));

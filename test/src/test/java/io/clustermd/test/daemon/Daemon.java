@@ -130,6 +130,11 @@ final class Daemon implements AutoCloseable {
         return process.isAlive();
     }
 
+    /** The daemon's JVM (the launcher execs it, so it is the process started here). */
+    long pid() {
+        return process.pid();
+    }
+
     String logText() {
         try {
             return Files.readString(log);
