@@ -144,6 +144,9 @@ public final class MdArray implements AutoCloseable {
         MdArray array = new MdArray(plan, devices, bitmap, settings);
         array.planInitialSync();
         array.markActive().join();
+        if (bitmap instanceof NoBitmapOps none) {
+            none.guardCheckpoint(array.referenceCopy().resyncOffset() * 512, array::lowerResyncCheckpoint);
+        }
         array.sync.start();
         return array;
     }
@@ -971,9 +974,25 @@ public final class MdArray implements AutoCloseable {
         }
     }
 
-    /** Sets the resync checkpoint in the superblock (no-bitmap arrays). */
-    synchronized void checkpointResync(long sectors) {
+    /**
+     * Sets the resync checkpoint in the superblock (no-bitmap arrays) unless a write is in flight
+     * ({@link NoBitmapOps#raiseCheckpoint}); true when the caller should write the superblocks.
+     */
+    synchronized boolean checkpointResync(long sectors) {
+        if (bitmap instanceof NoBitmapOps none && !none.raiseCheckpoint(sectors * 512)) {
+            return false;
+        }
         reference.resyncOffset(sectors);
+        return true;
+    }
+
+    /** A write below the resync checkpoint: the superblocks say it is lower before the write goes on. */
+    private synchronized CompletableFuture<Void> lowerResyncCheckpoint(long bytes) {
+        if (Long.compareUnsigned(reference.resyncOffset(), bytes / 512) <= 0) {
+            return superblockChain; // lowered already: the update queued since then carries it
+        }
+        reference.resyncOffset(bytes / 512);
+        return updateSuperblocks(); // queued under the lock, so a later caller's chain includes it
     }
 
     @Override

@@ -28,8 +28,11 @@ public final class SyncEngine {
     private static final System.Logger LOG = System.getLogger(SyncEngine.class.getName());
     /** Largest window copied under one barrier raise. */
     static final int WINDOW = 1 << 20;
-    /** Superblock checkpoints (recovery_offset, resync_offset) this often (md: every few seconds). */
-    static final long CHECKPOINT_NANOS = 5_000_000_000L;
+    /**
+     * Superblock checkpoints (recovery_offset, resync_offset without a bitmap) this often: what a
+     * crash can cost of a recovery. One superblock write a second is nothing next to the copy.
+     */
+    static final long CHECKPOINT_NANOS = 1_000_000_000L;
     /** A check's or repair's position goes to the store this often. */
     static final long CHECK_SAVE_NANOS = 1_000_000_000L;
     /** How long {@link #stop()} waits for the sync thread to leave its window. */
@@ -292,8 +295,8 @@ public final class SyncEngine {
                     bitmap.endSync(chunk, ok);
                 }
                 resyncCheckpoint = to;
-                if (bitmap.pages() == 0 && nanoTime.getAsLong() - lastCheckpoint > CHECKPOINT_NANOS) {
-                    array.checkpointResync(to / 512);
+                if (bitmap.pages() == 0 && nanoTime.getAsLong() - lastCheckpoint > CHECKPOINT_NANOS
+                        && array.checkpointResync(to / 512)) {
                     waits.await(array.updateSuperblocks(), () -> "the superblock update of the resync checkpoint");
                     lastCheckpoint = nanoTime.getAsLong();
                 }

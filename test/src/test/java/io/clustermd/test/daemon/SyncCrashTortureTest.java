@@ -17,7 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * {@code kill -9} of the daemon in every sync phase (initial resync, bitmap resync, recovery of an
- * added member, re-add recovery, check, repair), through a few seeded rounds of
+ * added member, re-add recovery, check, repair, resync without a bitmap), through a few seeded rounds of
  * {@code scripts/torture raid1} (the long randomised runs are not part of the suite). Each round
  * restarts the daemon, waits for idle with a deadline derived from the work left, and requires
  * {@code check} = 0 mismatches, every acknowledged write intact and a stop within its bound. A
@@ -25,7 +25,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class SyncCrashTortureTest {
 
-    static final long SEED = 2_312_000; // six consecutive seeds: one round per phase
+    static final long SEED = 2_312_000; // seven consecutive seeds: one round per phase
 
     @TempDir
     Path dir;
@@ -33,7 +33,7 @@ class SyncCrashTortureTest {
     @Test
     void kill9InEverySyncPhase_restartResumesToIdleInTime_noMismatchNoLostAcknowledgedWrite() throws Exception {
         Processes.Result r = Processes.run(List.of(Daemon.ROOT.resolve("scripts/torture").toString(), "raid1",
-                "--rounds", "6", "--seed", Long.toString(SEED), "--json"), null, Map.of("TORTURE_DIR", dir.toString()));
+                "--rounds", "7", "--seed", Long.toString(SEED), "--json"), null, Map.of("TORTURE_DIR", dir.toString()));
         String report = r.stdout() + "\n" + r.stderr();
         List<JsonNode> rounds = new ArrayList<>();
         for (String line : r.lines()) {
@@ -41,7 +41,7 @@ class SyncCrashTortureTest {
                 rounds.add(new ObjectMapper().readTree(line));
             }
         }
-        assertThat(rounds).as(report).hasSize(6);
+        assertThat(rounds).as(report).hasSize(7);
         Set<String> phases = new TreeSet<>();
         int killedMidAction = 0;
         for (JsonNode round : rounds) {
@@ -56,8 +56,8 @@ class SyncCrashTortureTest {
             killedMidAction += round.get("killed_mid_action").asBoolean() ? 1 : 0;
         }
         assertThat(phases).containsExactlyInAnyOrder("initial-resync", "bitmap-resync", "recovery-add",
-                "recovery-readd", "check", "repair");
-        assertThat(killedMidAction).as("rounds whose kill hit a running action\n" + report).isGreaterThanOrEqualTo(4);
+                "recovery-readd", "check", "repair", "resync-nobitmap");
+        assertThat(killedMidAction).as("rounds whose kill hit a running action\n" + report).isGreaterThanOrEqualTo(5);
         assertThat(r.exitCode()).as(report).isZero();
     }
 }
