@@ -27,8 +27,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
@@ -49,15 +47,12 @@ class MdArrayTest {
     @TempDir
     Path dir;
 
-    private final ExecutorService io = Executors.newFixedThreadPool(8);
-    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
-    private final List<MdArray> arrays = new ArrayList<>();
+    private final ArrayFixture fixture = new ArrayFixture();
+    private final ExecutorService io = fixture.io;
 
     @AfterEach
     void tearDown() {
-        arrays.forEach(MdArray::stop);
-        io.shutdownNow();
-        scheduler.shutdownNow();
+        fixture.close();
     }
 
     private List<Path> create(int level, int devices, long size, boolean clean) throws Exception {
@@ -74,28 +69,14 @@ class MdArrayTest {
 
     private MdArray start(List<Path> paths, List<FaultInjectingMemberDevice> faults, UnaryOperator<MemberDevice> wrap)
             throws Exception {
-        List<MemberMetadata> metadata = new ArrayList<>();
-        for (Path p : paths) {
-            metadata.add(MemberMetadataReader.read(p));
-        }
-        AssemblyPlan plan = ArrayAssembler.plan(metadata);
-        List<MemberDevice> devices = new ArrayList<>();
-        for (AssemblyPlan.Planned p : plan.members()) {
-            MemberDevice d = MemberDevices.open(Path.of(p.metadata().device()), true, io);
+        return fixture.start(paths, (i, d) -> {
             if (faults != null) {
                 FaultInjectingMemberDevice f = new FaultInjectingMemberDevice(d, io);
                 faults.add(f);
                 d = f;
             }
-            devices.add(wrap.apply(d));
-        }
-        long componentBytes = plan.reference().size() * 512;
-        MdArray array = MdArray.start(plan, devices,
-                new NoBitmapOps(MdArray.personalityOf(plan.reference()).syncBytes(componentBytes)),
-                new MdArray.Settings("t", InstantSource.system(), new Random(11), scheduler, new LocalClusterOperations(), 100_000,
-                        1_000_000));
-        arrays.add(array);
-        return array;
+            return wrap.apply(d);
+        }, 100_000, 1_000_000, SyncCheckpointStore.NONE);
     }
 
     private static ByteBuffer pattern(int bytes, long seed) {
@@ -156,32 +137,24 @@ class MdArrayTest {
     }
 
     /** A member whose reads wait for {@link #open} and are counted: lets a test hold many reads in flight. */
-    private record GatedReads(MemberDevice device, CompletableFuture<Void> gate, AtomicInteger reads)
-            implements MemberDevice {
+    /** Reads wait for {@code gate}; counts them. */
+    private static final class GatedReads extends ForwardingMemberDevice {
+        private final CompletableFuture<Void> gate;
+        private final AtomicInteger reads = new AtomicInteger();
+
         GatedReads(MemberDevice device, CompletableFuture<Void> gate) {
-            this(device, gate, new AtomicInteger());
+            super(device);
+            this.gate = gate;
         }
 
-        @Override public String name() { return device.name(); }
-        @Override public long sizeBytes() { return device.sizeBytes(); }
-        @Override public int alignment() { return device.alignment(); }
-        @Override public ByteBuffer allocate(int bytes) { return device.allocate(bytes); }
+        AtomicInteger reads() {
+            return reads;
+        }
+
         @Override public CompletableFuture<Void> read(ByteBuffer dst, long offset) {
             reads.incrementAndGet();
             return gate.thenCompose(v -> device.read(dst, offset));
         }
-        @Override public CompletableFuture<Void> write(ByteBuffer src, long offset, boolean fua) {
-            return device.write(src, offset, fua);
-        }
-        @Override public CompletableFuture<Void> flush() { return device.flush(); }
-        @Override public CompletableFuture<Void> discard(long offset, long length) {
-            return device.discard(offset, length);
-        }
-        @Override public CompletableFuture<Void> writeZeroes(long offset, long length) {
-            return device.writeZeroes(offset, length);
-        }
-        @Override public io.clustermd.md.io.MemberIoStats stats() { return device.stats(); }
-        @Override public void close() { device.close(); }
     }
 
     @Test
@@ -356,7 +329,7 @@ class MdArrayTest {
         array.write(pattern(65536, 1), 0, true).join();
         // A "crash": member 1 misses a write, and the process never stops the array cleanly.
         faults.get(1).setPlan(FaultPlan.gone());
-        arrays.remove(array);
+        fixture.forget(array);
         faults.forEach(FaultInjectingMemberDevice::close);
         long dataOffset = MemberMetadataReader.read(paths.get(0)).superblock().dataOffset() * 512;
         try (FileChannel ch = FileChannel.open(paths.get(0), StandardOpenOption.WRITE)) {
@@ -369,7 +342,7 @@ class MdArrayTest {
         awaitIdle(again);
         assertThat(check(again)).isZero();
         again.stop();
-        arrays.remove(again);
+        fixture.forget(again);
         assertThat(MemberMetadataReader.read(paths.get(1)).superblock().resyncOffset())
                 .isEqualTo(MdSuperblock.MAX_SECTOR);
     }

@@ -4,10 +4,8 @@ import io.clustermd.md.ArrayCreator;
 import io.clustermd.md.BitmapKind;
 import io.clustermd.md.CreateOptions;
 import io.clustermd.md.MemberFiles;
-import io.clustermd.md.MemberMetadata;
 import io.clustermd.md.MemberMetadataReader;
 import io.clustermd.md.io.MemberDevice;
-import io.clustermd.md.io.MemberDevices;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,14 +16,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.time.InstantSource;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.UnaryOperator;
@@ -45,15 +39,11 @@ class SyncLifecycleTest {
     @TempDir
     Path dir;
 
-    private final ExecutorService io = Executors.newFixedThreadPool(8);
-    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
-    private final List<MdArray> arrays = new ArrayList<>();
+    private final ArrayFixture fixture = new ArrayFixture();
 
     @AfterEach
     void tearDown() {
-        arrays.forEach(MdArray::stop);
-        io.shutdownNow();
-        scheduler.shutdownNow();
+        fixture.close();
     }
 
     /** A store in memory, as the daemon's file would be across restarts. */
@@ -85,21 +75,7 @@ class SyncLifecycleTest {
 
     private MdArray start(List<Path> paths, long minKiB, long maxKiB, SyncCheckpointStore store,
                           UnaryOperator<MemberDevice> wrapSecond) throws Exception {
-        List<MemberMetadata> metadata = new ArrayList<>();
-        for (Path p : paths) {
-            metadata.add(MemberMetadataReader.read(p));
-        }
-        AssemblyPlan plan = ArrayAssembler.plan(metadata);
-        List<MemberDevice> devices = new ArrayList<>();
-        for (AssemblyPlan.Planned p : plan.members()) {
-            MemberDevice d = MemberDevices.open(Path.of(p.metadata().device()), true, io);
-            devices.add(devices.isEmpty() ? d : wrapSecond.apply(d));
-        }
-        long syncBytes = MdArray.personalityOf(plan.reference()).syncBytes(plan.reference().size() * 512);
-        MdArray array = MdArray.start(plan, devices, new NoBitmapOps(syncBytes), new MdArray.Settings("t",
-                InstantSource.system(), new Random(11), scheduler, new LocalClusterOperations(), minKiB, maxKiB, store));
-        arrays.add(array);
-        return array;
+        return fixture.start(paths, (i, d) -> i == 0 ? d : wrapSecond.apply(d), minKiB, maxKiB, store);
     }
 
     private static long dataOffset(Path member) throws Exception {
@@ -129,7 +105,7 @@ class SyncLifecycleTest {
         first.requestCheck(false);
         await().atMost(20, TimeUnit.SECONDS).until(() -> first.syncProgress().doneBytes() >= 6 * MIB);
         first.stop();
-        arrays.remove(first);
+        fixture.forget(first);
         SyncCheckpointStore.Saved saved = store.saved;
         assertThat(saved).isNotNull();
         assertThat(saved.action()).isEqualTo(SyncEngine.Action.CHECK);
@@ -168,7 +144,7 @@ class SyncLifecycleTest {
         long tookMillis = (System.nanoTime() - t0) / 1_000_000;
         writing.set(false);
         load.get(10, TimeUnit.SECONDS);
-        arrays.remove(array);
+        fixture.forget(array);
         assertThat(tookMillis).isLessThanOrEqualTo(MdArray.STOP_BOUND_MILLIS);
     }
 
@@ -199,23 +175,18 @@ class SyncLifecycleTest {
     }
 
     /** Writes at or past {@code from} (member bytes) wait for {@code gate}. */
-    record GatedWrites(MemberDevice device, CompletableFuture<Void> gate, long from) implements MemberDevice {
-        @Override public String name() { return device.name(); }
-        @Override public long sizeBytes() { return device.sizeBytes(); }
-        @Override public int alignment() { return device.alignment(); }
-        @Override public ByteBuffer allocate(int bytes) { return device.allocate(bytes); }
-        @Override public CompletableFuture<Void> read(ByteBuffer dst, long offset) { return device.read(dst, offset); }
+    private static final class GatedWrites extends ForwardingMemberDevice {
+        private final CompletableFuture<Void> gate;
+        private final long from;
+
+        GatedWrites(MemberDevice device, CompletableFuture<Void> gate, long from) {
+            super(device);
+            this.gate = gate;
+            this.from = from;
+        }
+
         @Override public CompletableFuture<Void> write(ByteBuffer src, long offset, boolean fua) {
             return offset >= from ? gate.thenCompose(v -> device.write(src, offset, fua)) : device.write(src, offset, fua);
         }
-        @Override public CompletableFuture<Void> flush() { return device.flush(); }
-        @Override public CompletableFuture<Void> discard(long offset, long length) {
-            return device.discard(offset, length);
-        }
-        @Override public CompletableFuture<Void> writeZeroes(long offset, long length) {
-            return device.writeZeroes(offset, length);
-        }
-        @Override public io.clustermd.md.io.MemberIoStats stats() { return device.stats(); }
-        @Override public void close() { device.close(); }
     }
 }
