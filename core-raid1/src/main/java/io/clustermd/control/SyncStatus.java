@@ -12,6 +12,8 @@ import java.util.Objects;
  * @param speedKibPerSec recent rate in KiB/s ({@code sync_speed})
  * @param finishSeconds  estimated seconds to completion; null to let the reader compute it from the speed
  * @param waiting        set when the action is needed but not running (PENDING, DELAYED, REMOTE)
+ * @param waitingFor     what a running action has been waiting for longer than a second ("2 foreground
+ *                       write(s) in flight in the sync window at byte 0"), or null; md shows nothing like it
  */
 public record SyncStatus(
         SyncAction action,
@@ -19,7 +21,8 @@ public record SyncStatus(
         long totalSectors,
         long speedKibPerSec,
         Long finishSeconds,
-        SyncWait waiting) {
+        SyncWait waiting,
+        String waitingFor) {
 
     private static final SyncStatus IDLE = new SyncStatus(SyncAction.IDLE, 0, 0, 0, null, null);
 
@@ -29,6 +32,12 @@ public record SyncStatus(
             throw new IllegalArgumentException("sync progress " + doneSectors + "/" + totalSectors
                     + " (expected: 0 <= done <= total)");
         }
+    }
+
+    /** Without a named wait. */
+    public SyncStatus(SyncAction action, long doneSectors, long totalSectors, long speedKibPerSec, Long finishSeconds,
+                      SyncWait waiting) {
+        this(action, doneSectors, totalSectors, speedKibPerSec, finishSeconds, waiting, null);
     }
 
     public static SyncStatus idle() {

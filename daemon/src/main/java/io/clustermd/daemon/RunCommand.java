@@ -4,6 +4,7 @@ import ch.qos.logback.classic.LoggerContext;
 import io.clustermd.daemon.array.ArrayBlockBackend;
 import io.clustermd.daemon.array.ArrayControlAdapter;
 import io.clustermd.daemon.array.FaultSwitchboard;
+import io.clustermd.daemon.array.FileSyncCheckpointStore;
 import io.clustermd.daemon.array.MemberPresenceWatch;
 import io.clustermd.daemon.array.UringMemberQueue;
 import io.clustermd.md.io.FileMemberDevice;
@@ -209,7 +210,8 @@ public final class RunCommand implements Callable<Integer> {
             }
             BitmapOps bitmap = SlotBitmapOps.forArray(plan, devices, 0);
             array = MdArray.start(plan, devices, bitmap, new MdArray.Settings(arrayName, InstantSource.system(),
-                    new java.security.SecureRandom(), scheduler, new LocalClusterOperations(), speedLimitMin, speedLimitMax));
+                    new java.security.SecureRandom(), scheduler, new LocalClusterOperations(), speedLimitMin, speedLimitMax,
+                    new FileSyncCheckpointStore(runDir.resolve(arrayName + ".sync"), MdSuperblock.mdadmUuid(ref.setUuid()))));
         } catch (MdFormatException | IOException e) {
             devices.forEach(MemberDevice::close);
             io.shutdown();

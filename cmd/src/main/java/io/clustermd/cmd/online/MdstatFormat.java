@@ -67,6 +67,10 @@ public final class MdstatFormat {
         if (progress != null) {
             lines.add("      " + progress);
         }
+        if (s.sync().waitingFor() != null) {
+            // Ours: md's sync thread waits silently; here a wait longer than a second is named.
+            lines.add("      waiting for " + s.sync().waitingFor());
+        }
         if (mismatches != null) {
             lines.add("      " + mismatches);
         }

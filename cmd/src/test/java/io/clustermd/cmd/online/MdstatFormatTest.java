@@ -51,6 +51,16 @@ class MdstatFormatTest {
     }
 
     @Test
+    void resync_waitingLongerThanASecond_saysWhatFor() {
+        SyncStatus waiting = new SyncStatus(SyncAction.RESYNC, 2048, 129024, 0, null, null,
+                "2 foreground write(s) in flight in the sync window at byte 1048576");
+        assertThat(MdstatFormat.mdstat(m1(List.of(A, B), waiting, false, 0))).containsSubsequence(
+                "      [>....................]  resync =  1.5% (1024/64512) finish=66.1min speed=0K/sec",
+                "      waiting for 2 foreground write(s) in flight in the sync window at byte 1048576",
+                "      bitmap: 1/1 pages [4KB], 65536KB chunk");
+    }
+
+    @Test
     void progressBar_atTheEnds_andFinishEstimate() {
         assertThat(MdstatFormat.progressLine(SyncStatus.running(SyncAction.RECOVER, 0, 2_097_152, 0)))
                 .isEqualTo("[>....................]  recovery =  0.0% (0/1048576) finish=1092.2min speed=0K/sec");

@@ -63,20 +63,32 @@ public final class MdArray implements AutoCloseable {
     /** Completed once {@link #stopping} is set and no request is in flight. */
     private final CompletableFuture<Void> drained = new CompletableFuture<>();
     /** How long {@link #stop()} waits for requests in flight. */
-    private static final int STOP_DRAIN_SECONDS = 30;
+    static final long STOP_DRAIN_MILLIS = 800;
+    /** How long {@link #stop()} waits for the bitmap flush, and then for the superblock update. */
+    static final long STOP_METADATA_MILLIS = 350;
+    /** The longest {@link #stop()} takes: the sync thread, the requests, the bitmap, the superblocks. */
+    public static final long STOP_BOUND_MILLIS = SyncEngine.STOP_WAIT_MILLIS + STOP_DRAIN_MILLIS
+            + 2 * STOP_METADATA_MILLIS;
     private volatile boolean degraded;
     private volatile boolean stopped;
 
-    /** Settings of a running array. */
+    /** Settings of a running array; {@code syncCheckpoints} keeps a check's position across a crash. */
     public record Settings(String name, InstantSource clock, RandomGenerator random,
                            ScheduledExecutorService scheduler, ClusterOperations cluster, long speedLimitMinKiB,
-                           long speedLimitMaxKiB) {
+                           long speedLimitMaxKiB, SyncCheckpointStore syncCheckpoints) {
         public Settings {
             Objects.requireNonNull(name);
             Objects.requireNonNull(clock);
             Objects.requireNonNull(random);
             Objects.requireNonNull(scheduler);
             Objects.requireNonNull(cluster);
+            Objects.requireNonNull(syncCheckpoints);
+        }
+
+        /** Without a store for check positions. */
+        public Settings(String name, InstantSource clock, RandomGenerator random, ScheduledExecutorService scheduler,
+                        ClusterOperations cluster, long speedLimitMinKiB, long speedLimitMaxKiB) {
+            this(name, clock, random, scheduler, cluster, speedLimitMinKiB, speedLimitMaxKiB, SyncCheckpointStore.NONE);
         }
     }
 
@@ -103,7 +115,8 @@ public final class MdArray implements AutoCloseable {
         synchronized (this) {
             refreshDegraded();
         }
-        this.sync = new SyncEngine(this, settings.speedLimitMinKiB(), settings.speedLimitMaxKiB());
+        this.sync = new SyncEngine(this, settings.speedLimitMinKiB(), settings.speedLimitMaxKiB(),
+                settings.syncCheckpoints());
         if (bitmap instanceof SlotBitmapOps slotBitmap) {
             slotBitmap.attach(this::writeBitmapPage, this::degraded);
         }
@@ -130,6 +143,9 @@ public final class MdArray implements AutoCloseable {
         MdArray array = new MdArray(plan, devices, bitmap, settings);
         array.planInitialSync();
         array.markActive().join();
+        if (bitmap instanceof NoBitmapOps none) {
+            none.guardCheckpoint(array.referenceCopy().resyncOffset() * 512, array::lowerResyncCheckpoint);
+        }
         array.sync.start();
         return array;
     }
@@ -825,9 +841,11 @@ public final class MdArray implements AutoCloseable {
     }
 
     /**
-     * Clean stop: refuse new requests, let running ones finish, stop the sync thread at a
-     * checkpoint, flush the bitmap, and write superblocks that say clean when nothing is left to
-     * sync (md do_md_stop).
+     * Clean stop (md do_md_stop), bounded by {@link #STOP_BOUND_MILLIS} in all: refuse new
+     * requests; stop the sync thread (its window is lowered, unfinished work stays marked); let the
+     * requests in flight finish; flush the bitmap; write superblocks that say clean when nothing is
+     * left to sync. A step that runs out of time is logged with what it waited for and the stop goes
+     * on: whatever was not written keeps the array marked for resync at the next start.
      */
     public void stop() {
         if (stopped) {
@@ -837,21 +855,12 @@ public final class MdArray implements AutoCloseable {
         if (inflight.get() == 0) {
             drained.complete(null);
         }
-        try {
-            drained.get(STOP_DRAIN_SECONDS, TimeUnit.SECONDS);
-        } catch (TimeoutException e) {
-            // The bitmap keeps the chunks of unfinished writes dirty, so the superblocks below do not say clean.
-            LOG.log(System.Logger.Level.WARNING, "{0} request(s) still in flight after {1} s; stopping anyway",
-                    inflight.get(), STOP_DRAIN_SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (ExecutionException e) {
-            throw new IllegalStateException("drained is only ever completed normally", e);
-        }
         sync.stop();
+        // The bitmap keeps the chunks of unfinished writes dirty, so the superblocks below do not say clean.
+        stopStep(drained, STOP_DRAIN_MILLIS, () -> inflight.get() + " request(s) in flight");
         bitmapDaemon.cancel(false);
         try {
-            bitmap.flushAll().join();
+            stopStep(bitmap.flushAll(), STOP_METADATA_MILLIS, () -> "the bitmap flush");
             synchronized (this) {
                 if (bitmap.dirtyChunks() == 0 && !degraded() && sync.nothingPending()) {
                     reference.resyncOffset(MdSuperblock.MAX_SECTOR);
@@ -859,7 +868,7 @@ public final class MdArray implements AutoCloseable {
                     reference.resyncOffset(Math.min(reference.resyncOffset(), sync.checkpointSectors()));
                 }
             }
-            updateSuperblocks().join();
+            stopStep(updateSuperblocks(), STOP_METADATA_MILLIS, () -> "the final superblock update");
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "final superblock update failed: " + rootMessage(e));
         }
@@ -874,9 +883,50 @@ public final class MdArray implements AutoCloseable {
         }
     }
 
-    /** Sets the resync checkpoint in the superblock (no-bitmap arrays). */
-    synchronized void checkpointResync(long sectors) {
+    /** One bounded step of {@link #stop()}; says what it waits for when that takes a while. */
+    private void stopStep(CompletableFuture<?> step, long millis, Supplier<String> what) {
+        try {
+            step.get(millis / 4, TimeUnit.MILLISECONDS);
+            return;
+        } catch (TimeoutException e) {
+            LOG.log(System.Logger.Level.INFO, "{0}: stopping: waiting for {1}", name, what.get());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        } catch (ExecutionException e) {
+            throw new CompletionException(e.getCause());
+        }
+        try {
+            step.get(millis - millis / 4, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: stopping: gave up waiting for {1} after {2} ms", name,
+                    what.get(), String.valueOf(millis));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            throw new CompletionException(e.getCause());
+        }
+    }
+
+    /**
+     * Sets the resync checkpoint in the superblock (no-bitmap arrays) unless a write is in flight
+     * ({@link NoBitmapOps#raiseCheckpoint}); true when the caller should write the superblocks.
+     */
+    synchronized boolean checkpointResync(long sectors) {
+        if (bitmap instanceof NoBitmapOps none && !none.raiseCheckpoint(sectors * 512)) {
+            return false;
+        }
         reference.resyncOffset(sectors);
+        return true;
+    }
+
+    /** A write below the resync checkpoint: the superblocks say it is lower before the write goes on. */
+    private synchronized CompletableFuture<Void> lowerResyncCheckpoint(long bytes) {
+        if (Long.compareUnsigned(reference.resyncOffset(), bytes / 512) <= 0) {
+            return superblockChain; // lowered already: the update queued since then carries it
+        }
+        reference.resyncOffset(bytes / 512);
+        return updateSuperblocks(); // queued under the lock, so a later caller's chain includes it
     }
 
     @Override

@@ -86,6 +86,17 @@ public final class SyncBarrier {
         }
     }
 
+    /** Writes in flight that the raised window waits for (for status: what the sync waits for). */
+    public synchronized int writesBlockingWindow() {
+        int n = 0;
+        for (long[] r : inflight) {
+            if (windowStart >= 0 && r[0] < windowEnd && r[1] > windowStart) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     private boolean overlapsWindow(long offset, long end) {
         return windowStart >= 0 && offset < windowEnd && end > windowStart;
     }

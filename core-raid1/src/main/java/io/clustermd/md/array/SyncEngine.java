@@ -4,50 +4,83 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
+import java.util.function.LongSupplier;
 
 /**
  * md's sync thread ({@code md_do_sync} with raid1/raid10 {@code sync_request}): resync of dirty
  * regions, recovery of rebuilding members, and check/repair. One action at a time, on its own
- * thread, in windows guarded by the {@link SyncBarrier}; throttled with md's speed_limit_min/max
- * (KiB/s): at the maximum while the array is idle, at the minimum while foreground I/O runs.
+ * thread, in windows guarded by the {@link SyncBarrier}; paced by the {@link SyncThrottle} (md's
+ * speed_limit_min/max with is_mddev_idle), progress and {@link SyncSpeed} updated per window.
+ *
+ * <p>Checkpoints, so that a restarted daemon continues where a crash or a stop left off: resync
+ * with a bitmap continues from the bits on disk (a finished chunk's bit is cleared by the bitmap
+ * daemon), without a bitmap from {@code resync_offset} (md's {@code recovery_cp}); recovery from
+ * the member's {@code recovery_offset}; check and repair from the {@link SyncCheckpointStore}.
+ *
+ * <p>Every wait goes through {@link SyncWaits}: bounded by a stop request, and named in status and
+ * the log when it lasts. {@link #stop()} returns within {@link #STOP_WAIT_MILLIS}.
  */
 public final class SyncEngine {
 
     private static final System.Logger LOG = System.getLogger(SyncEngine.class.getName());
-    /** Bytes copied per barrier window. */
+    /** Largest window copied under one barrier raise. */
     static final int WINDOW = 1 << 20;
-    /** Checkpoint progress in the superblock this often (md: every few seconds). */
-    static final long CHECKPOINT_NANOS = 5_000_000_000L;
+    /**
+     * Superblock checkpoints (recovery_offset, resync_offset without a bitmap) this often: what a
+     * crash can cost of a recovery. One superblock write a second is nothing next to the copy.
+     */
+    static final long CHECKPOINT_NANOS = 1_000_000_000L;
+    /** A check's or repair's position goes to the store this often. */
+    static final long CHECK_SAVE_NANOS = 1_000_000_000L;
+    /** How long {@link #stop()} waits for the sync thread to leave its window. */
+    static final long STOP_WAIT_MILLIS = 500;
 
     /** What the sync thread is doing (md's sync_action). */
     public enum Action { IDLE, RESYNC, RECOVER, CHECK, REPAIR }
 
-    /** Progress for status. */
-    public record Progress(Action action, long doneBytes, long totalBytes, long bytesPerSecond, long startedNanos) {
+    /**
+     * Progress for status (md's sync_completed and sync_speed).
+     *
+     * @param waitingFor what the sync thread has waited for longer than a second, or null
+     */
+    public record Progress(Action action, long doneBytes, long totalBytes, long bytesPerSecond, long startedNanos,
+                           String waitingFor) {
     }
 
+    private static final Progress IDLE = new Progress(Action.IDLE, 0, 0, 0, 0, null);
+
     private final MdArray array;
-    private final long minBytesPerSecond;
-    private final long maxBytesPerSecond;
+    private final SyncCheckpointStore store;
+    private final LongSupplier nanoTime = System::nanoTime;
+    private final SyncThrottle throttle;
+    private final SyncSpeed speed = new SyncSpeed();
+    private final SyncWaits waits;
     private final Object lock = new Object();
     private Thread thread;
     private volatile boolean stop;
-    private boolean recoveryRequested;
-    private Action checkRequested;
-    private volatile Progress progress = new Progress(Action.IDLE, 0, 0, 0, 0);
+    private boolean recoveryRequested;                 // guarded by lock
+    private Action checkRequested;                     // guarded by lock
+    private SyncCheckpointStore.Saved resumeCheck;     // guarded by lock
+    private volatile Progress progress = IDLE;
     private volatile long mismatches;
-    private final java.util.concurrent.atomic.AtomicLong checksCompleted = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong checksCompleted = new AtomicLong();
     private volatile long resyncCheckpoint = Long.MAX_VALUE;
 
-    SyncEngine(MdArray array, long minKiB, long maxKiB) {
+    SyncEngine(MdArray array, long minKiB, long maxKiB, SyncCheckpointStore store) {
         this.array = array;
-        this.minBytesPerSecond = Math.max(1, minKiB) * 1024;
-        this.maxBytesPerSecond = Math.max(minKiB, maxKiB) * 1024;
+        this.store = store;
+        this.throttle = new SyncThrottle(minKiB, maxKiB, WINDOW, array::foregroundBytes, nanoTime, this::sleep);
+        this.waits = new SyncWaits(array.name(), () -> stop, nanoTime);
     }
 
     void start() {
         synchronized (lock) {
             recoveryRequested = true;
+            resumeCheck = store.load().filter(s -> s.action() == Action.CHECK || s.action() == Action.REPAIR)
+                    .orElse(null);
             thread = Thread.ofPlatform().name("md-sync-" + array.name()).daemon().start(this::run);
         }
     }
@@ -74,12 +107,19 @@ public final class SyncEngine {
                         + " in sync");
             }
             checkRequested = repair ? Action.REPAIR : Action.CHECK;
+            resumeCheck = null; // a new request replaces an interrupted one
             lock.notifyAll();
         }
     }
 
+    /** The running action with its speed as of now and what it waits for. */
     Progress progress() {
-        return progress;
+        Progress p = progress;
+        if (p.action() == Action.IDLE) {
+            return p;
+        }
+        return new Progress(p.action(), p.doneBytes(), Math.max(p.totalBytes(), p.doneBytes()),
+                speed.bytesPerSecond(nanoTime.getAsLong()), p.startedNanos(), waits.waitingFor());
     }
 
     long mismatches() {
@@ -98,6 +138,11 @@ public final class SyncEngine {
         return resyncCheckpoint == Long.MAX_VALUE ? 0 : resyncCheckpoint / 512;
     }
 
+    /**
+     * Asks the sync thread to stop and waits at most {@link #STOP_WAIT_MILLIS} for it: every wait
+     * of the thread is sliced and gives up on a stop, so it leaves within one member I/O. Its
+     * window is lowered and unfinished chunks stay marked for the next start.
+     */
     void stop() {
         Thread t;
         synchronized (lock) {
@@ -105,20 +150,27 @@ public final class SyncEngine {
             lock.notifyAll();
             t = thread;
         }
-        if (t != null) {
-            try {
-                t.join(30_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        if (t == null || t == Thread.currentThread()) {
+            return;
+        }
+        try {
+            t.join(STOP_WAIT_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (t.isAlive()) {
+            String w = waits.waitingFor();
+            LOG.log(System.Logger.Level.WARNING, "{0}: sync thread still busy after {1} ms ({2}); stopping without it",
+                    array.name(), STOP_WAIT_MILLIS, w == null ? "in a member I/O" : "waiting for " + w);
         }
     }
 
     private void run() {
         while (!stop) {
             Action next;
+            SyncCheckpointStore.Saved resume = null;
             synchronized (lock) {
-                while (!stop && !recoveryRequested && checkRequested == null) {
+                while (!stop && !recoveryRequested && checkRequested == null && resumeCheck == null) {
                     try {
                         lock.wait();
                     } catch (InterruptedException e) {
@@ -128,66 +180,94 @@ public final class SyncEngine {
                 if (stop) {
                     return;
                 }
-                next = checkRequested != null ? checkRequested : Action.RESYNC;
-                checkRequested = null;
-                recoveryRequested = false;
+                if (recoveryRequested) {
+                    // Redundancy first: a check interrupted by a crash continues after the resync.
+                    next = Action.RESYNC;
+                    recoveryRequested = false;
+                } else if (checkRequested != null) {
+                    next = checkRequested;
+                    checkRequested = null;
+                } else {
+                    resume = resumeCheck;
+                    resumeCheck = null;
+                    next = resume.action();
+                }
             }
             try {
                 if (next == Action.CHECK || next == Action.REPAIR) {
-                    check(next == Action.REPAIR);
+                    check(next == Action.REPAIR, resume);
                 } else {
                     recover();
                     resync();
                 }
+            } catch (SyncWaits.Abandoned e) {
+                // stop requested: what is unfinished stays marked
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.ERROR, "sync of " + array.name() + " stopped: " + MdArray.rootMessage(e));
             } finally {
-                progress = new Progress(Action.IDLE, 0, 0, 0, 0);
+                progress = IDLE;
             }
         }
     }
 
+    // ------------------------------------------------------------------ progress
+
+    private void begin(Action action, long done, long total) {
+        long now = nanoTime.getAsLong();
+        speed.start(now, done);
+        progress = new Progress(action, done, total, 0, now, null);
+    }
+
+    private void advance(long done) {
+        speed.record(nanoTime.getAsLong(), done);
+        Progress p = progress;
+        progress = new Progress(p.action(), done, Math.max(p.totalBytes(), done), 0, p.startedNanos(), null);
+    }
+
+    /** Throttle sleep: wakes early on stop (or any other notification, after which admit looks again). */
+    private void sleep(long nanos) throws InterruptedException {
+        synchronized (lock) {
+            if (!stop) {
+                lock.wait(Math.max(1, (nanos + 999_999) / 1_000_000));
+            }
+        }
+    }
+
+    private void admit(long bytes) {
+        try {
+            if (!throttle.admit(bytes, () -> stop)) {
+                throw new SyncWaits.Abandoned();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SyncWaits.Abandoned();
+        }
+    }
+
+    // ------------------------------------------------------------------ resync
+
     /** Resync: copy every chunk the bitmap marks from the first in-sync member to the others. */
     private void resync() {
         BitmapOps bitmap = array.bitmap();
-        long chunk = bitmap.nextChunkNeedingSync(0);
-        if (chunk < 0 || array.degraded()) {
+        if (array.degraded() || bitmap.nextChunkNeedingSync(0) < 0) {
             return; // degraded: the bits stay until the missing member is back
         }
+        begin(Action.RESYNC, 0, neededBytes(bitmap)); // status shows the resync while it waits for the lock
         try {
-            array.cluster().resyncStart();
+            waits.during("the cluster's resync lock", () -> array.cluster().resyncStart());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return;
         }
-        long total = bitmap.dirtyChunks() * bitmap.chunkBytes();
-        long done = 0;
-        long started = System.nanoTime();
-        long lastCheckpoint = started;
-        progress = new Progress(Action.RESYNC, 0, total, 0, started);
-        LOG.log(System.Logger.Level.INFO, "{0}: resync of {1} chunk(s) started", array.name(), bitmap.dirtyChunks());
         try {
-            while (chunk >= 0 && !stop) {
-                if (bitmap.startSync(chunk)) {
-                    long from = chunk * bitmap.chunkBytes();
-                    long to = Math.min(array.size(), from + bitmap.chunkBytes());
-                    array.cluster().resyncInfoUpdate(from / 512, to / 512);
-                    boolean ok = copyRange(from, to, null, started);
-                    bitmap.endSync(chunk, ok);
-                    done += to - from;
-                    resyncCheckpoint = to;
-                    progress = new Progress(Action.RESYNC, done, total, rate(done, started), started);
-                    if (bitmap.pages() == 0 && System.nanoTime() - lastCheckpoint > CHECKPOINT_NANOS) {
-                        array.checkpointResync(to / 512);
-                        array.updateSuperblocks().join();
-                        lastCheckpoint = System.nanoTime();
-                    }
+            // Chunks that turn NEEDED behind the pass (a write that failed on a member) get another
+            // pass; a few at most, since such a failure also degrades the array.
+            for (int pass = 0; pass < 3 && !stop && !array.degraded(); pass++) {
+                long neededBytes = neededBytes(bitmap);
+                if (neededBytes == 0) {
+                    break;
                 }
-                chunk = bitmap.nextChunkNeedingSync(chunk + 1);
-            }
-            if (!stop) {
-                resyncCheckpoint = Long.MAX_VALUE;
-                LOG.log(System.Logger.Level.INFO, "{0}: resync done ({1} MiB)", array.name(), done >> 20);
+                resyncPass(bitmap, neededBytes);
             }
         } finally {
             array.cluster().resyncInfoUpdate(0, 0);
@@ -195,96 +275,213 @@ public final class SyncEngine {
         }
     }
 
+    private void resyncPass(BitmapOps bitmap, long total) {
+        long chunkBytes = bitmap.chunkBytes();
+        begin(Action.RESYNC, 0, total);
+        LOG.log(System.Logger.Level.INFO, "{0}: resync of {1} chunk(s) started ({2} MiB)", array.name(),
+                String.valueOf((total + chunkBytes - 1) / chunkBytes), String.valueOf(total >> 20));
+        long[] done = {0};
+        long lastCheckpoint = nanoTime.getAsLong();
+        long chunk = bitmap.nextChunkNeedingSync(0);
+        while (chunk >= 0 && !stop && !array.degraded()) {
+            if (bitmap.startSync(chunk)) {
+                long from = chunk * chunkBytes;
+                long to = Math.min(array.size(), from + chunkBytes);
+                array.cluster().resyncInfoUpdate(from / 512, to / 512);
+                boolean ok = false;
+                try {
+                    ok = copyRange(from, to, null, n -> advance(done[0] += n));
+                } finally {
+                    bitmap.endSync(chunk, ok);
+                }
+                resyncCheckpoint = to;
+                if (bitmap.pages() == 0 && nanoTime.getAsLong() - lastCheckpoint > CHECKPOINT_NANOS
+                        && array.checkpointResync(to / 512)) {
+                    waits.await(array.updateSuperblocks(), () -> "the superblock update of the resync checkpoint");
+                    lastCheckpoint = nanoTime.getAsLong();
+                }
+            }
+            chunk = bitmap.nextChunkNeedingSync(chunk + 1);
+        }
+        if (!stop && !array.degraded()) {
+            resyncCheckpoint = Long.MAX_VALUE;
+            LOG.log(System.Logger.Level.INFO, "{0}: resync done ({1} MiB)", array.name(),
+                    String.valueOf(done[0] >> 20));
+        }
+    }
+
+    /** Bytes of the chunks that need syncing now (what a pass will copy). */
+    private long neededBytes(BitmapOps bitmap) {
+        long bytes = 0;
+        long cb = bitmap.chunkBytes();
+        for (long c = bitmap.nextChunkNeedingSync(0); c >= 0; c = bitmap.nextChunkNeedingSync(c + 1)) {
+            bytes += Math.min(array.size(), (c + 1) * cb) - c * cb;
+        }
+        return bytes;
+    }
+
+    // ------------------------------------------------------------------ recovery
+
     /** Recovery: rebuild every REBUILDING member (full from its recovery offset, or bitmap chunks). */
     private void recover() {
         for (ArrayMember m : array.membersSnapshot()) {
+            if (stop) {
+                return;
+            }
+            if (m.state != MemberState.REBUILDING) {
+                continue;
+            }
+            boolean ok = m.bitmapRecovery ? recoverFromBitmap(m) : recoverFully(m);
             if (stop || m.state != MemberState.REBUILDING) {
                 continue;
             }
-            long started = System.nanoTime();
-            long lastCheckpoint = started;
-            BitmapOps bitmap = array.bitmap();
-            if (m.bitmapRecovery) {
-                long total = bitmap.dirtyChunks() * bitmap.chunkBytes();
-                long done = 0;
-                progress = new Progress(Action.RECOVER, 0, total, 0, started);
-                LOG.log(System.Logger.Level.INFO, "{0}: bitmap-based recovery of {1} chunk(s)", m.name(),
-                        bitmap.dirtyChunks());
-                long chunk = bitmap.nextChunkNeedingSync(0);
-                while (chunk >= 0 && !stop && m.state == MemberState.REBUILDING) {
-                    long from = chunk * bitmap.chunkBytes();
-                    long to = Math.min(array.size(), from + bitmap.chunkBytes());
-                    copyRange(from, to, m, started);
-                    done += to - from;
-                    progress = new Progress(Action.RECOVER, done, total, rate(done, started), started);
-                    chunk = bitmap.nextChunkNeedingSync(chunk + 1);
-                }
+            if (ok) {
+                waits.await(array.recoveryFinished(m), () -> "the superblock update that puts " + m.name()
+                        + " in sync");
             } else {
-                long total = array.size();
-                long from = array.personality().level() == 1 ? m.recoveryOffset : 0;
-                progress = new Progress(Action.RECOVER, from, total, 0, started);
-                LOG.log(System.Logger.Level.INFO, "{0}: full recovery from byte {1}", m.name(), from);
-                for (long pos = from; pos < total && !stop && m.state == MemberState.REBUILDING; ) {
-                    long to = Math.min(total, pos + WINDOW);
-                    copyRange(pos, to, m, started);
-                    pos = to;
-                    if (array.personality().level() == 1) {
-                        m.recoveryOffset = pos;
-                    }
-                    progress = new Progress(Action.RECOVER, pos, total, rate(pos - from, started), started);
-                    if (System.nanoTime() - lastCheckpoint > CHECKPOINT_NANOS) {
-                        array.updateSuperblocks().join();
-                        lastCheckpoint = System.nanoTime();
-                    }
-                }
-            }
-            if (!stop && m.state == MemberState.REBUILDING) {
-                array.recoveryFinished(m).join();
+                LOG.log(System.Logger.Level.ERROR, "{0}: recovery could not copy every range; the member stays"
+                        + " rebuilding (fail and re-add it to retry)", m.name());
             }
         }
     }
 
-    /** Check (count) or repair (rewrite) differences between copies (md's mismatch_cnt in sectors). */
-    private void check(boolean repair) {
-        long total = array.size();
-        long started = System.nanoTime();
-        long found = 0;
-        mismatches = 0;
-        Action action = repair ? Action.REPAIR : Action.CHECK;
-        progress = new Progress(action, 0, total, 0, started);
-        LOG.log(System.Logger.Level.INFO, "{0}: {1} started", array.name(), action.name().toLowerCase());
-        for (long pos = 0; pos < total && !stop; ) {
-            long to = Math.min(total, pos + WINDOW);
-            found += compareRange(pos, to, repair, started);
-            mismatches = found;
-            pos = to;
-            progress = new Progress(action, pos, total, rate(pos, started), started);
+    private boolean recoverFromBitmap(ArrayMember m) {
+        BitmapOps bitmap = array.bitmap();
+        long total = neededBytes(bitmap);
+        begin(Action.RECOVER, 0, total);
+        LOG.log(System.Logger.Level.INFO, "{0}: bitmap-based recovery of {1} MiB", m.name(),
+                String.valueOf(total >> 20));
+        long[] done = {0};
+        boolean ok = true;
+        long chunk = bitmap.nextChunkNeedingSync(0);
+        while (chunk >= 0 && !stop && m.state == MemberState.REBUILDING) {
+            long from = chunk * bitmap.chunkBytes();
+            long to = Math.min(array.size(), from + bitmap.chunkBytes());
+            ok &= copyRange(from, to, m, n -> advance(done[0] += n));
+            chunk = bitmap.nextChunkNeedingSync(chunk + 1);
         }
-        LOG.log(System.Logger.Level.INFO, "{0}: {1} done, mismatch_cnt {2}", array.name(),
-                action.name().toLowerCase(), found);
-        checksCompleted.incrementAndGet();
+        return ok;
     }
+
+    private boolean recoverFully(ArrayMember m) {
+        long total = array.size();
+        boolean raid1 = array.personality().level() == 1;
+        long from = raid1 ? m.recoveryOffset : 0;
+        begin(Action.RECOVER, from, total);
+        LOG.log(System.Logger.Level.INFO, "{0}: full recovery from byte {1}", m.name(), String.valueOf(from));
+        long lastCheckpoint = nanoTime.getAsLong();
+        boolean ok = true;
+        long[] done = {from};
+        for (long pos = from; pos < total && !stop && m.state == MemberState.REBUILDING; ) {
+            long to = Math.min(total, pos + WINDOW);
+            ok &= copyRange(pos, to, m, n -> advance(done[0] += n));
+            pos = to;
+            if (raid1) {
+                m.recoveryOffset = pos; // md's recovery_offset: everything below is current on the member
+            }
+            if (nanoTime.getAsLong() - lastCheckpoint > CHECKPOINT_NANOS) {
+                waits.await(array.updateSuperblocks(), () -> "the superblock update of the recovery checkpoint");
+                lastCheckpoint = nanoTime.getAsLong();
+            }
+        }
+        return ok;
+    }
+
+    // ------------------------------------------------------------------ check / repair
+
+    /** Check (count) or repair (rewrite) differences between copies (md's mismatch_cnt in sectors). */
+    private void check(boolean repair, SyncCheckpointStore.Saved resume) {
+        Action action = repair ? Action.REPAIR : Action.CHECK;
+        String word = action.name().toLowerCase();
+        if (array.degraded()) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: the interrupted {1} is not resumed: the array is degraded",
+                    array.name(), word);
+            store.clear();
+            return;
+        }
+        long total = array.size();
+        long pos = resume == null ? 0 : Math.min(resume.positionBytes(), total);
+        long found = resume == null ? 0 : resume.mismatches();
+        mismatches = found;
+        begin(action, pos, total);
+        if (resume == null) {
+            LOG.log(System.Logger.Level.INFO, "{0}: {1} started", array.name(), word);
+        } else {
+            LOG.log(System.Logger.Level.INFO, "{0}: {1} resumed at {2} MiB (mismatch_cnt so far {3})", array.name(),
+                    word, String.valueOf(pos >> 20), String.valueOf(found));
+        }
+        store.save(new SyncCheckpointStore.Saved(action, pos, found));
+        long lastSave = nanoTime.getAsLong();
+        boolean finished = false;
+        try {
+            while (pos < total && !stop) {
+                long to = Math.min(total, pos + throttle.windowBytes());
+                found += compareRange(pos, to, repair);
+                mismatches = found;
+                pos = to;
+                advance(pos);
+                if (nanoTime.getAsLong() - lastSave >= CHECK_SAVE_NANOS) {
+                    store.save(new SyncCheckpointStore.Saved(action, pos, found));
+                    lastSave = nanoTime.getAsLong();
+                }
+            }
+            finished = pos >= total;
+        } finally {
+            if (finished) {
+                store.clear();
+                LOG.log(System.Logger.Level.INFO, "{0}: {1} done, mismatch_cnt {2}", array.name(), word,
+                        String.valueOf(found));
+                checksCompleted.incrementAndGet();
+            } else {
+                store.save(new SyncCheckpointStore.Saved(action, pos, found));
+                LOG.log(System.Logger.Level.INFO, "{0}: {1} interrupted at {2} MiB; continues from there at the"
+                        + " next start", array.name(), word, String.valueOf(pos >> 20));
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ windows
 
     /**
      * Copies {@code [from, to)} of the array from the first readable copy to the other writable
-     * copies ({@code only}: to that member alone), window by window under the barrier.
+     * copies ({@code only}: to that member alone), window by window under the barrier; reports
+     * every window's bytes to {@code advanced}.
+     *
+     * @throws SyncWaits.Abandoned when a stop is requested (the current window is not counted)
      */
-    private boolean copyRange(long from, long to, ArrayMember only, long started) {
+    private boolean copyRange(long from, long to, ArrayMember only, LongConsumer advanced) {
         boolean ok = true;
-        for (long pos = from; pos < to && !stop; ) {
-            long end = Math.min(to, pos + WINDOW);
-            throttle();
-            array.barrier().raise(pos, end - pos).join();
-            try {
-                for (Personality.Piece piece : array.personality().map(pos, end - pos)) {
-                    ok &= copyPiece(piece, only);
+        for (long pos = from; pos < to; ) {
+            long start = pos;
+            long end = Math.min(to, start + throttle.windowBytes());
+            admit(end - start);
+            ok &= underBarrier(start, end, () -> {
+                boolean copied = true;
+                for (Personality.Piece piece : array.personality().map(start, end - start)) {
+                    copied &= copyPiece(piece, only);
                 }
-            } finally {
-                array.barrier().lower();
-            }
+                return copied;
+            });
+            advanced.accept(end - start);
             pos = end;
         }
         return ok;
+    }
+
+    private interface WindowWork {
+        boolean run();
+    }
+
+    /** Raises the window, waits (visibly) for the writes in it to drain, runs {@code work}, lowers. */
+    private boolean underBarrier(long from, long end, WindowWork work) {
+        CompletableFuture<Void> ready = array.barrier().raise(from, end - from);
+        try {
+            waits.await(ready, () -> array.barrier().writesBlockingWindow()
+                    + " foreground write(s) in flight in the sync window at byte " + from);
+            return work.run();
+        } finally {
+            array.barrier().lower();
+        }
     }
 
     private boolean copyPiece(Personality.Piece piece, ArrayMember only) {
@@ -308,14 +505,15 @@ public final class SyncEngine {
         if (source == null || targets.isEmpty()) {
             return source != null;
         }
-        ByteBuffer buf = source.device.allocate((int) piece.length());
+        ArrayMember src = source;
+        ByteBuffer buf = src.device.allocate((int) piece.length());
         try {
-            source.device.read(buf, source.dataOffsetBytes() + sourceOffset).join();
-        } catch (RuntimeException e) {
-            array.failMembers(List.of(source), "read error during sync").join();
+            waits.await(src.device.read(buf, src.dataOffsetBytes() + sourceOffset), () -> "a read from " + src.name());
+        } catch (CompletionException e) {
+            waits.await(array.failMembers(List.of(src), "read error during sync"),
+                    () -> "the superblock update that fails " + src.name());
             return false;
         }
-        boolean ok = true;
         List<CompletableFuture<Void>> writes = new ArrayList<>();
         for (int i = 0; i < targets.size(); i++) {
             writes.add(targets.get(i).device.write(buf.duplicate(), targets.get(i).dataOffsetBytes()
@@ -323,50 +521,56 @@ public final class SyncEngine {
         }
         List<ArrayMember> failed = new ArrayList<>();
         for (int i = 0; i < writes.size(); i++) {
+            ArrayMember t = targets.get(i);
             try {
-                writes.get(i).join();
-            } catch (RuntimeException e) {
-                failed.add(targets.get(i));
-                ok = false;
+                waits.await(writes.get(i), () -> "a write to " + t.name());
+            } catch (CompletionException e) {
+                failed.add(t);
             }
         }
         if (!failed.isEmpty()) {
-            array.failMembers(failed, "write error during sync").join();
+            waits.await(array.failMembers(failed, "write error during sync"),
+                    () -> "the superblock update that fails " + failed.stream().map(ArrayMember::name).toList());
         }
-        return ok;
+        return failed.isEmpty();
     }
 
-    private long compareRange(long from, long to, boolean repair, long started) {
-        throttle();
-        long found = 0;
-        array.barrier().raise(from, to - from).join();
-        try {
+    private long compareRange(long from, long to, boolean repair) {
+        admit(to - from);
+        long[] found = {0};
+        underBarrier(from, to, () -> {
             for (Personality.Piece piece : array.personality().map(from, to - from)) {
-                List<ArrayMember> copies = new ArrayList<>();
-                List<ByteBuffer> data = new ArrayList<>();
-                List<Long> offsets = new ArrayList<>();
-                for (Personality.Extent e : piece.copies()) {
-                    ArrayMember m = array.slotMember(e.slot());
-                    if (m == null || m.state != MemberState.IN_SYNC) {
-                        continue;
-                    }
-                    ByteBuffer buf = m.device.allocate((int) piece.length());
-                    m.device.read(buf, m.dataOffsetBytes() + e.memberOffset()).join();
-                    copies.add(m);
-                    data.add(buf);
-                    offsets.add(e.memberOffset());
-                }
-                for (int i = 1; i < copies.size(); i++) {
-                    long differing = differingSectors(data.get(0), data.get(i));
-                    found += differing;
-                    if (repair && differing > 0) {
-                        copies.get(i).device.write(data.get(0).duplicate(),
-                                copies.get(i).dataOffsetBytes() + offsets.get(i), false).join();
-                    }
-                }
+                found[0] += comparePiece(piece, repair);
             }
-        } finally {
-            array.barrier().lower();
+            return true;
+        });
+        return found[0];
+    }
+
+    private long comparePiece(Personality.Piece piece, boolean repair) {
+        List<ArrayMember> copies = new ArrayList<>();
+        List<ByteBuffer> data = new ArrayList<>();
+        List<Long> offsets = new ArrayList<>();
+        for (Personality.Extent e : piece.copies()) {
+            ArrayMember m = array.slotMember(e.slot());
+            if (m == null || m.state != MemberState.IN_SYNC) {
+                continue;
+            }
+            ByteBuffer buf = m.device.allocate((int) piece.length());
+            waits.await(m.device.read(buf, m.dataOffsetBytes() + e.memberOffset()), () -> "a read from " + m.name());
+            copies.add(m);
+            data.add(buf);
+            offsets.add(e.memberOffset());
+        }
+        long found = 0;
+        for (int i = 1; i < copies.size(); i++) {
+            long differing = differingSectors(data.get(0), data.get(i));
+            found += differing;
+            if (repair && differing > 0) {
+                ArrayMember m = copies.get(i);
+                waits.await(m.device.write(data.get(0).duplicate(), m.dataOffsetBytes() + offsets.get(i), false),
+                        () -> "a repair write to " + m.name());
+            }
         }
         return found;
     }
@@ -382,41 +586,5 @@ public final class SyncEngine {
             }
         }
         return sectors;
-    }
-
-    /** md's speed limits: max when idle, min while foreground I/O runs. */
-    private long lastForeground = -1;
-    private long lastForegroundCheck;
-    private long budgetStart;
-    private long budgetBytes;
-
-    private void throttle() {
-        long now = System.nanoTime();
-        long fg = array.foregroundBytes();
-        boolean busy = lastForeground >= 0 && fg != lastForeground;
-        if (now - lastForegroundCheck > 100_000_000L) {
-            lastForeground = fg;
-            lastForegroundCheck = now;
-        }
-        long limit = busy ? minBytesPerSecond : maxBytesPerSecond;
-        if (budgetStart == 0 || now - budgetStart > 1_000_000_000L) {
-            budgetStart = now;
-            budgetBytes = 0;
-        }
-        budgetBytes += WINDOW;
-        long allowedNanos = budgetBytes * 1_000_000_000L / limit;
-        long sleep = allowedNanos - (now - budgetStart);
-        if (sleep > 0) {
-            try {
-                Thread.sleep(sleep / 1_000_000, (int) (sleep % 1_000_000));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
-    private static long rate(long bytes, long startedNanos) {
-        long elapsed = Math.max(1, System.nanoTime() - startedNanos);
-        return bytes * 1_000_000_000L / elapsed;
     }
 }

@@ -28,8 +28,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
@@ -50,15 +48,12 @@ class MdArrayTest {
     @TempDir
     Path dir;
 
-    private final ExecutorService io = Executors.newFixedThreadPool(8);
-    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
-    private final List<MdArray> arrays = new ArrayList<>();
+    private final ArrayFixture fixture = new ArrayFixture();
+    private final ExecutorService io = fixture.io;
 
     @AfterEach
     void tearDown() {
-        arrays.forEach(MdArray::stop);
-        io.shutdownNow();
-        scheduler.shutdownNow();
+        fixture.close();
     }
 
     private List<Path> create(int level, int devices, long size, boolean clean) throws Exception {
@@ -75,28 +70,14 @@ class MdArrayTest {
 
     private MdArray start(List<Path> paths, List<FaultInjectingMemberDevice> faults, UnaryOperator<MemberDevice> wrap)
             throws Exception {
-        List<MemberMetadata> metadata = new ArrayList<>();
-        for (Path p : paths) {
-            metadata.add(MemberMetadataReader.read(p));
-        }
-        AssemblyPlan plan = ArrayAssembler.plan(metadata);
-        List<MemberDevice> devices = new ArrayList<>();
-        for (AssemblyPlan.Planned p : plan.members()) {
-            MemberDevice d = MemberDevices.open(Path.of(p.metadata().device()), true, io);
+        return fixture.start(paths, (i, d) -> {
             if (faults != null) {
                 FaultInjectingMemberDevice f = new FaultInjectingMemberDevice(d, io);
                 faults.add(f);
                 d = f;
             }
-            devices.add(wrap.apply(d));
-        }
-        long componentBytes = plan.reference().size() * 512;
-        MdArray array = MdArray.start(plan, devices,
-                new NoBitmapOps(MdArray.personalityOf(plan.reference()).syncBytes(componentBytes)),
-                new MdArray.Settings("t", InstantSource.system(), new Random(11), scheduler, new LocalClusterOperations(), 100_000,
-                        1_000_000));
-        arrays.add(array);
-        return array;
+            return wrap.apply(d);
+        }, 100_000, 1_000_000, SyncCheckpointStore.NONE);
     }
 
     private static ByteBuffer pattern(int bytes, long seed) {
@@ -156,35 +137,8 @@ class MdArrayTest {
         assertThat(check(array)).isZero();
     }
 
-    /** A member device that passes everything on; tests override what they hold back or count. */
-    private abstract static class Forwarding implements MemberDevice {
-        final MemberDevice device;
-
-        Forwarding(MemberDevice device) {
-            this.device = device;
-        }
-
-        @Override public String name() { return device.name(); }
-        @Override public long sizeBytes() { return device.sizeBytes(); }
-        @Override public int alignment() { return device.alignment(); }
-        @Override public ByteBuffer allocate(int bytes) { return device.allocate(bytes); }
-        @Override public CompletableFuture<Void> read(ByteBuffer dst, long offset) { return device.read(dst, offset); }
-        @Override public CompletableFuture<Void> write(ByteBuffer src, long offset, boolean fua) {
-            return device.write(src, offset, fua);
-        }
-        @Override public CompletableFuture<Void> flush() { return device.flush(); }
-        @Override public CompletableFuture<Void> discard(long offset, long length) {
-            return device.discard(offset, length);
-        }
-        @Override public CompletableFuture<Void> writeZeroes(long offset, long length) {
-            return device.writeZeroes(offset, length);
-        }
-        @Override public io.clustermd.md.io.MemberIoStats stats() { return device.stats(); }
-        @Override public void close() { device.close(); }
-    }
-
     /** A member whose reads wait for {@code gate} and are counted: lets a test hold many reads in flight. */
-    private static final class GatedReads extends Forwarding {
+    private static final class GatedReads extends ForwardingMemberDevice {
         private final CompletableFuture<Void> gate;
         private final AtomicInteger reads = new AtomicInteger();
 
@@ -375,7 +329,7 @@ class MdArrayTest {
         array.write(pattern(65536, 1), 0, true).join();
         // A "crash": member 1 misses a write, and the process never stops the array cleanly.
         faults.get(1).setPlan(FaultPlan.gone());
-        arrays.remove(array);
+        fixture.forget(array);
         faults.forEach(FaultInjectingMemberDevice::close);
         long dataOffset = MemberMetadataReader.read(paths.get(0)).superblock().dataOffset() * 512;
         try (FileChannel ch = FileChannel.open(paths.get(0), StandardOpenOption.WRITE)) {
@@ -388,7 +342,7 @@ class MdArrayTest {
         awaitIdle(again);
         assertThat(check(again)).isZero();
         again.stop();
-        arrays.remove(again);
+        fixture.forget(again);
         assertThat(MemberMetadataReader.read(paths.get(1)).superblock().resyncOffset())
                 .isEqualTo(MdSuperblock.MAX_SECTOR);
     }
@@ -398,7 +352,7 @@ class MdArrayTest {
      * fill their buffers with one byte) and, while {@link #hold} is set, keeps them from the disk
      * until {@link #release}. Superblock writes (below the data offset) pass.
      */
-    private static final class HeldWrites extends Forwarding {
+    private static final class HeldWrites extends ForwardingMemberDevice {
         private final long dataOffset;
         private final List<Byte> issued = new ArrayList<>();     // guarded by this
         private final List<Runnable> held = new ArrayList<>();   // guarded by this
@@ -604,8 +558,10 @@ class MdArrayTest {
         HeldPair pair = secondBehindFirst(paths, null, 2, 10, 8192, 0, 11, 4096, 4096);
         List<HeldWrites> held = pair.held();
 
+        // The stop waits for them, within its drain bound (MdArray.STOP_DRAIN_MILLIS): release them
+        // well inside it, or the stop rightly gives up on them.
         CompletableFuture<Void> stopped = CompletableFuture.runAsync(pair.array()::stop);
-        await().during(300, TimeUnit.MILLISECONDS).atMost(5, TimeUnit.SECONDS).until(() -> !stopped.isDone());
+        await().during(100, TimeUnit.MILLISECONDS).atMost(5, TimeUnit.SECONDS).until(() -> !stopped.isDone());
         assertNeverIssued(held, 11);
         held.forEach(HeldWrites::release);
         stopped.get(30, TimeUnit.SECONDS);

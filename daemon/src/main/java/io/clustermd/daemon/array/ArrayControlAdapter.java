@@ -76,7 +76,8 @@ public final class ArrayControlAdapter implements ArrayControl {
         };
         long total = p.totalBytes() / 512;
         SyncStatus sync = action == SyncAction.IDLE ? SyncStatus.idle()
-                : SyncStatus.running(action, Math.min(p.doneBytes() / 512, total), total, p.bytesPerSecond() / 1024);
+                : new SyncStatus(action, Math.min(p.doneBytes() / 512, total), total, p.bytesPerSecond() / 1024, null,
+                        null, p.waitingFor());
         BitmapStatus bitmap = null;
         if (s.bitmapPages() > 0) {
             long chunks = (s.arrayBytes() + s.bitmapChunkBytes() - 1) / s.bitmapChunkBytes();
