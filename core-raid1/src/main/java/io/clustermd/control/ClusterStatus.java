@@ -3,18 +3,31 @@ package io.clustermd.control;
 import java.util.List;
 
 /**
- * md-cluster facts (md's {@code md_cluster_info}, the clustered bitmap's node count). Every field may
- * be null: a daemon fills what it knows.
+ * md-cluster facts (md's {@code md_cluster_info}, the clustered bitmap's node count, the lock
+ * manager). Every field may be null: a daemon fills what it knows.
  *
- * @param clusterName the cluster name in the bitmap superblock (--detail's "Cluster Name")
- * @param nodeSlot    this node's bitmap slot ({@code slot_number - 1})
- * @param nodes       bitmap slots of the array (mdadm {@code --nodes})
- * @param slots       what each slot in use is doing, when known
+ * @param clusterName    the cluster name in the bitmap superblock (--detail's "Cluster Name")
+ * @param nodeSlot       this node's bitmap slot ({@code slot_number - 1})
+ * @param slotCount      bitmap slots of the array (mdadm {@code --nodes})
+ * @param nodes          the live nodes as this node sees them, itself included, by slot
+ * @param lockBackend    the lock manager: {@code zookeeper}, {@code libdlm} or {@code local}
+ * @param lockHealth     {@code ok}, or what is wrong with the lock manager
+ * @param messagesSent     cluster messages this node sent
+ * @param messagesReceived cluster messages this node processed
+ * @param lockRequests     lock requests this node sent in the array's lockspace
+ * @param lockRequestsPerSecond the recent rate of those (0 while only ordinary I/O runs)
  */
-public record ClusterStatus(String clusterName, Integer nodeSlot, Integer nodes, List<SlotStatus> slots) {
+public record ClusterStatus(String clusterName, Integer nodeSlot, Integer slotCount, List<SlotStatus> nodes,
+                            String lockBackend, String lockHealth, Long messagesSent, Long messagesReceived,
+                            Long lockRequests, Double lockRequestsPerSecond) {
 
     public ClusterStatus {
-        slots = slots == null ? null : List.copyOf(slots);
+        nodes = nodes == null ? null : List.copyOf(nodes);
+    }
+
+    /** Only what the superblocks say (a daemon without cluster runtime facts). */
+    public ClusterStatus(String clusterName, Integer nodeSlot, Integer slotCount, List<SlotStatus> nodes) {
+        this(clusterName, nodeSlot, slotCount, nodes, null, null, null, null, null, null);
     }
 
     /**

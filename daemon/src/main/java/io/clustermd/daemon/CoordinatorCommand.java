@@ -42,7 +42,7 @@ public final class CoordinatorCommand implements Callable<Integer> {
             description = "where ZooKeeper keeps its snapshots and transaction log (default ${DEFAULT-VALUE})")
     Path dataDir;
 
-    @Option(names = "--tick-ms", defaultValue = "2000",
+    @Option(names = "--tick-ms", defaultValue = "500",
             description = "ZooKeeper tick; session timeouts are clamped to 2..20 ticks (default ${DEFAULT-VALUE})")
     int tickMs;
 

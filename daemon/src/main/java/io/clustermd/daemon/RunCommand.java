@@ -108,6 +108,26 @@ public final class RunCommand implements Callable<Integer> {
     @CommandLine.Mixin
     NbdLimitOptions nbdLimits = new NbdLimitOptions();
 
+    @Option(names = "--lock", paramLabel = "URI",
+            description = {"lock manager of a clustered array: zk://HOST:PORT[,HOST:PORT...][/CHROOT] (ZooKeeper, e.g."
+                    + " 'clustermd coordinator') or dlm (the kernel DLM through libdlm). Required for arrays created"
+                    + " with --bitmap=clustered, refused for others."})
+    String lock;
+
+    @Option(names = "--node-name", paramLabel = "NAME",
+            description = "this node's name in the lock manager (default: the host name); every daemon of one array"
+                    + " needs its own")
+    String nodeName;
+
+    @Option(names = "--lock-session-timeout", paramLabel = "SECONDS",
+            description = "ZooKeeper session timeout: a node silent this long is dead and its slot is recovered;"
+                    + " a node cut off from ZooKeeper for nearly this long stops its member I/O (default: ${DEFAULT-VALUE})")
+    int lockSessionTimeout = (int) io.clustermd.daemon.cluster.ClusterMembership.DEFAULT_SESSION_TIMEOUT.toSeconds();
+
+    @Option(names = "--join-timeout", paramLabel = "SECONDS",
+            description = "how long joining the cluster may take, lock manager connection included (default: ${DEFAULT-VALUE})")
+    int joinTimeout = 60;
+
     @Option(names = "--fault-dir", paramLabel = "DIR", hidden = true,
             description = "fault injection for tests: a file named after a member switches its faults")
     Path faultDir;
@@ -120,6 +140,10 @@ public final class RunCommand implements Callable<Integer> {
     private final AtomicBoolean serving = new AtomicBoolean(true);
     private volatile NbdServer nbdServer;
     private volatile MdArray mdArray;
+    /** Why this node may no longer touch the members (it lost its lock manager), or null. */
+    private volatile String fencedBecause;
+    /** {@code EX_TEMPFAIL}: the node was fenced; a supervisor restarts it and it joins again. */
+    static final int EXIT_FENCED = 75;
 
     @Override
     public Integer call() throws Exception {
@@ -146,10 +170,51 @@ public final class RunCommand implements Callable<Integer> {
             return fail("array name '" + arrayName + "' cannot name a socket; give --name");
         }
         ((LoggerContext) LoggerFactory.getILoggerFactory()).putProperty("array", arrayName);
-        if (ref.hasFeature(MdSuperblock.FEATURE_CLUSTERED)) {
-            return fail("array " + arrayName + " (" + MdSuperblock.mdadmUuid(ref.setUuid()) + ") is clustered:"
-                    + " it needs a lock manager, which 'clustermd run' does not join in this version; create"
-                    + " single-node arrays with --bitmap=internal or --bitmap=none");
+        boolean clustered = ref.hasFeature(MdSuperblock.FEATURE_CLUSTERED);
+        String uuid = MdSuperblock.mdadmUuid(ref.setUuid());
+        if (clustered && lock == null) {
+            return fail("array " + arrayName + " (" + uuid + ") is clustered: give its lock manager with --lock"
+                    + " zk://HOST:PORT/clustermd (start one with 'clustermd coordinator --data-dir DIR', or use a"
+                    + " ZooKeeper ensemble) or --lock dlm (kernel DLM with corosync and dlm_controld)");
+        }
+        if (!clustered && lock != null) {
+            return fail("array " + arrayName + " (" + uuid + ") is not clustered (its bitmap is "
+                    + (ref.hasFeature(MdSuperblock.FEATURE_BITMAP_OFFSET) ? "internal" : "none")
+                    + "): drop --lock; arrays several nodes share are created with --bitmap=clustered");
+        }
+        if (clustered && buffered) {
+            return fail("--buffered cannot be used with a clustered array: other nodes would not see what this"
+                    + " node's page cache holds; drop --buffered");
+        }
+        if (lockSessionTimeout < 1 || lockSessionTimeout > 60 || joinTimeout < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--lock-session-timeout must be 1..60 and --join-timeout at least 1 (seconds)");
+        }
+        io.clustermd.daemon.cluster.ClusterMembership membership = null;
+        if (clustered) {
+            // Our slot before anything touches the members; then the members as they are now that we
+            // hold it (another node may have changed them while we looked).
+            var bitmapSb = plan.members().get(0).metadata().bitmap();
+            try {
+                membership = io.clustermd.daemon.cluster.ClusterMembership.join(lock,
+                        nodeName, ref, bitmapSb.nodes(), bitmapSb.clusterName(),
+                        java.time.Duration.ofSeconds(lockSessionTimeout), java.time.Duration.ofSeconds(joinTimeout),
+                        () -> fence("lost the lock manager"));
+            } catch (io.clustermd.daemon.cluster.ClusterMembership.JoinException e) {
+                return fail(e.getMessage());
+            }
+            try {
+                metadata.clear();
+                for (Path p : paths) {
+                    metadata.add(MemberMetadataReader.read(p));
+                }
+                plan = ArrayAssembler.plan(metadata);
+                ref = plan.reference();
+            } catch (MdFormatException | IOException e) {
+                membership.operations().leave();
+                membership.close();
+                return fail(e.getMessage());
+            }
         }
         for (AssemblyPlan.Planned s : plan.stale()) {
             log.warn("{}: stale (events {} < {}): left out; bring it back with 'clusterctl re-add {}'",
@@ -208,16 +273,30 @@ public final class RunCommand implements Callable<Integer> {
             for (AssemblyPlan.Planned p : plan.members()) {
                 devices.add(open(Path.of(p.metadata().device()), io, memberQueue, faults, presence));
             }
-            BitmapOps bitmap = SlotBitmapOps.forArray(plan, devices, 0);
-            array = MdArray.start(plan, devices, bitmap, new MdArray.Settings(arrayName, InstantSource.system(),
-                    new java.security.SecureRandom(), scheduler, new LocalClusterOperations(), speedLimitMin, speedLimitMax,
+            BitmapOps bitmap = SlotBitmapOps.forArray(plan, devices, membership == null ? 0 : membership.slot());
+            array = MdArray.open(plan, devices, bitmap, new MdArray.Settings(arrayName, InstantSource.system(),
+                    new java.security.SecureRandom(), scheduler,
+                    membership == null ? new LocalClusterOperations() : membership.operations(),
+                    speedLimitMin, speedLimitMax,
                     new FileSyncCheckpointStore(runDir.resolve(arrayName + ".sync"), MdSuperblock.mdadmUuid(ref.setUuid()))));
-        } catch (MdFormatException | IOException e) {
+            if (membership != null) {
+                membership.bind(array);
+            }
+            array.activate();
+            if (membership != null) {
+                membership.recoverAbandonedSlots();
+            }
+        } catch (MdFormatException | IOException | RuntimeException e) {
             devices.forEach(MemberDevice::close);
             io.shutdown();
             scheduler.shutdown();
             closeLoops(ring, loops);
-            return fail(e.getMessage());
+            if (membership != null) {
+                membership.abandon(e);
+                membership.operations().leave();
+                membership.close();
+            }
+            return fail(e instanceof RuntimeException ? MdArray.describe(e) : e.getMessage());
         }
 
         NbdServer server;
@@ -233,9 +312,12 @@ public final class RunCommand implements Callable<Integer> {
             nbdServer = server;
             mdArray = array;
             // clusterctl stop: stop serving and stop the array before answering; exit after the answer.
-            controlServer = ControlServer.start(controlPath, new ArrayControlAdapter(array,
-                    path -> open(path, io, memberQueue, faults, presence), this::stopServing, 5),
-                    stopRequested::countDown);
+            ArrayControlAdapter adapter = new ArrayControlAdapter(array,
+                    path -> open(path, io, memberQueue, faults, presence), this::stopServing, 5);
+            if (membership != null) {
+                adapter.clusterStatus(membership::status, membership::remoteWindowCount);
+            }
+            controlServer = ControlServer.start(controlPath, adapter, stopRequested::countDown);
         } catch (IOException | RuntimeException e) {
             array.stop();
             closeLoops(ring, loops);
@@ -262,8 +344,24 @@ public final class RunCommand implements Callable<Integer> {
         stopRequested.await();
         shutdown(server, array, controlServer, io, scheduler);
         closeLoops(ring, loops);
+        if (membership != null) {
+            membership.close();
+        }
         done.countDown();
+        if (fencedBecause != null) {
+            log.error("stopped after being fenced ({}); start the daemon again to rejoin as a new node", fencedBecause);
+            return EXIT_FENCED;
+        }
         return 0;
+    }
+
+    /**
+     * This node lost its lock manager: its members take no more I/O from now (other nodes are about
+     * to recover its slot), requests in flight fail, and the daemon stops.
+     */
+    private void fence(String why) {
+        fencedBecause = why;
+        stopRequested.countDown();
     }
 
     /** Stops NBD service and the array (requests in flight finish first); idempotent. */
@@ -302,14 +400,16 @@ public final class RunCommand implements Callable<Integer> {
 
     private MemberDevice open(Path path, ExecutorService io, DirectIoQueue queue, FaultSwitchboard faults,
                               MemberPresenceWatch presence) throws IOException {
-        FileMemberDevice device = MemberDevices.open(path, !buffered, io, queue);
+        FileMemberDevice device = MemberDevices.open(path,
+                FileMemberDevice.Options.DEFAULT.withDirect(!buffered).withShared(lock != null), io, queue);
         presence.watch(device.name(), device);
-        if (faults == null) {
-            return device;
+        MemberDevice opened = device;
+        if (faults != null) {
+            FaultInjectingMemberDevice wrapped = new FaultInjectingMemberDevice(device, io);
+            faults.register(path.toString(), wrapped);
+            opened = wrapped;
         }
-        FaultInjectingMemberDevice wrapped = new FaultInjectingMemberDevice(device, io);
-        faults.register(path.toString(), wrapped);
-        return wrapped;
+        return lock == null ? opened : new io.clustermd.daemon.array.FencedMemberDevice(opened, () -> fencedBecause);
     }
 
     private int fail(String message) {

@@ -30,6 +30,12 @@ public interface Lockspace extends AutoCloseable {
     }
 
     /**
+     * Lock requests (lock, convert, unlock) this node has sent in this lockspace: the daemon shows
+     * them per second in status, and the benchmark asserts that ordinary I/O sends none.
+     */
+    long requestsSent();
+
+    /**
      * Leaves the lockspace ({@code dlm_release_lockspace} with force): every lock of this node in
      * it is released (without writing LVBs), pending requests complete with {@link LockStatus#FAILED}.
      */

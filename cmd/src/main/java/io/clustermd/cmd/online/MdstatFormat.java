@@ -191,12 +191,21 @@ public final class MdstatFormat {
         if (c.nodeSlot() != null) {
             head.append(" this node is slot ").append(c.nodeSlot());
         }
-        if (c.nodes() != null) {
-            head.append(c.nodeSlot() != null ? " of " : " ").append(c.nodes()).append(" slots");
+        if (c.slotCount() != null) {
+            head.append(c.nodeSlot() != null ? " of " : " ").append(c.slotCount()).append(" slots");
+        }
+        if (c.lockBackend() != null) {
+            head.append("; locks ").append(c.lockBackend()).append(' ')
+                    .append(c.lockHealth() == null ? "" : c.lockHealth());
         }
         lines.add(head.toString());
-        if (c.slots() != null) {
-            for (ClusterStatus.SlotStatus slot : c.slots()) {
+        if (c.messagesSent() != null && c.messagesReceived() != null && c.lockRequests() != null) {
+            lines.add(String.format(Locale.ROOT, "      messages sent %d, received %d; lock requests %d (%.1f/s)",
+                    c.messagesSent(), c.messagesReceived(), c.lockRequests(),
+                    c.lockRequestsPerSecond() == null ? 0.0 : c.lockRequestsPerSecond()));
+        }
+        if (c.nodes() != null) {
+            for (ClusterStatus.SlotStatus slot : c.nodes()) {
                 StringBuilder l = new StringBuilder("      slot ").append(slot.slot());
                 if (slot.node() != null) {
                     l.append(" (").append(slot.node()).append(')');

@@ -36,6 +36,14 @@ public interface ClusterOperations {
     /** {@code resync_finish}. */
     void resyncFinish();
 
+    /**
+     * How much longer than on a single node a superblock update may take (its METADATA_UPDATED
+     * waits for every node's acknowledgement): a clean stop waits this much more for its last one.
+     */
+    default long metadataMessageMillis() {
+        return 0;
+    }
+
     /** {@code leave}. */
     void leave();
 }

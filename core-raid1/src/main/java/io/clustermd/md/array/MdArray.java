@@ -66,7 +66,10 @@ public final class MdArray implements AutoCloseable {
     static final long STOP_DRAIN_MILLIS = 800;
     /** How long {@link #stop()} waits for the bitmap flush, and then for the superblock update. */
     static final long STOP_METADATA_MILLIS = 350;
-    /** The longest {@link #stop()} takes: the sync thread, the requests, the bitmap, the superblocks. */
+    /**
+     * The longest {@link #stop()} takes on a single node: the sync thread, the requests, the bitmap,
+     * the superblocks; a clustered array adds {@link ClusterOperations#metadataMessageMillis()}.
+     */
     public static final long STOP_BOUND_MILLIS = SyncEngine.STOP_WAIT_MILLIS + STOP_DRAIN_MILLIS
             + 2 * STOP_METADATA_MILLIS;
     private volatile boolean degraded;
@@ -132,6 +135,18 @@ public final class MdArray implements AutoCloseable {
      */
     public static MdArray start(AssemblyPlan plan, List<MemberDevice> devices, BitmapOps bitmap, Settings settings)
             throws MdFormatException {
+        MdArray array = open(plan, devices, bitmap, settings);
+        array.activate();
+        return array;
+    }
+
+    /**
+     * The first half of {@link #start}: the array is built but has written nothing and serves
+     * nothing yet, so the cluster layer can be connected to it ({@link BitmapSlots}) before
+     * {@link #activate} writes the first superblock update under the cluster's token.
+     */
+    public static MdArray open(AssemblyPlan plan, List<MemberDevice> devices, BitmapOps bitmap, Settings settings)
+            throws MdFormatException {
         if (devices.size() != plan.members().size()) {
             throw new IllegalArgumentException("one device per planned member");
         }
@@ -140,14 +155,17 @@ public final class MdArray implements AutoCloseable {
             throw new MdFormatException("raid10 layout" + Raid10Layout.describe(ref.layout())
                     + " is not supported (near layouts only)");
         }
-        MdArray array = new MdArray(plan, devices, bitmap, settings);
-        array.planInitialSync();
-        array.markActive().join();
+        return new MdArray(plan, devices, bitmap, settings);
+    }
+
+    /** The second half of {@link #start}: marks the array active on disk and starts the sync thread. */
+    public void activate() {
+        planInitialSync();
+        markActive().join();
         if (bitmap instanceof NoBitmapOps none) {
-            none.guardCheckpoint(array.referenceCopy().resyncOffset() * 512, array::lowerResyncCheckpoint);
+            none.guardCheckpoint(referenceCopy().resyncOffset() * 512, this::lowerResyncCheckpoint);
         }
-        array.sync.start();
-        return array;
+        sync.start();
     }
 
     static Personality personalityOf(MdSuperblock sb) {
@@ -726,8 +744,16 @@ public final class MdArray implements AutoCloseable {
         synchronized (this) {
             next = superblockChain.handle((v, e) -> null)
                     .thenCompose(v -> cluster.metadataUpdateStart())
-                    .thenCompose(v -> writeSuperblocks())
-                    .thenCompose(v -> cluster.metadataUpdateFinish());
+                    // The token goes back whether or not the write worked (md_update_sb always
+                    // calls metadata_update_finish once it started).
+                    .thenCompose(v -> writeSuperblocks().handle((w, e) -> e))
+                    .thenCompose(e -> cluster.metadataUpdateFinish().handle((f, finishError) -> {
+                        Throwable first = e != null ? e : finishError;
+                        if (first != null) {
+                            throw first instanceof CompletionException ce ? ce : new CompletionException(first);
+                        }
+                        return (Void) null;
+                    }));
             superblockChain = next;
         }
         return next;
@@ -798,7 +824,7 @@ public final class MdArray implements AutoCloseable {
      * A bitmap page to every member that takes writes, durable on completion (md write_sb_page over
      * next_active_rdev). Members that fail it are failed; it fails only when no member took it.
      */
-    private CompletableFuture<Void> writeBitmapPage(long byteOffset, ByteBuffer page) {
+    CompletableFuture<Void> writeBitmapPage(long byteOffset, ByteBuffer page) {
         // The failure's superblock update may need this very page again: do not wait for it here.
         return onMembers(writableMembers(), m -> m.device.write(page.duplicate(), byteOffset, true), "bitmap write",
                 false);
@@ -812,6 +838,18 @@ public final class MdArray implements AutoCloseable {
             bitmap.daemonPass(degraded());
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "bitmap daemon pass failed", e);
+        }
+    }
+
+    /** Chunks were added to our bitmap as NEEDED (another node's slot taken over): resync them. */
+    void resyncNeeded() {
+        sync.recoveryNeeded();
+    }
+
+    /** Another node wrote superblocks with {@code events}: our next update must write a newer count. */
+    synchronized void adoptEvents(long events) {
+        if (events > reference.events()) {
+            reference.events(events);
         }
     }
 
@@ -868,7 +906,8 @@ public final class MdArray implements AutoCloseable {
                     reference.resyncOffset(Math.min(reference.resyncOffset(), sync.checkpointSectors()));
                 }
             }
-            stopStep(updateSuperblocks(), STOP_METADATA_MILLIS, () -> "the final superblock update");
+            stopStep(updateSuperblocks(), STOP_METADATA_MILLIS + cluster.metadataMessageMillis(),
+                    () -> "the final superblock update");
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "final superblock update failed: " + rootMessage(e));
         }
@@ -932,6 +971,11 @@ public final class MdArray implements AutoCloseable {
     @Override
     public void close() {
         stop();
+    }
+
+    /** The message of what really failed, under the CompletionException/ExecutionException wrappers. */
+    public static String describe(Throwable t) {
+        return rootMessage(t);
     }
 
     static String rootMessage(Throwable t) {

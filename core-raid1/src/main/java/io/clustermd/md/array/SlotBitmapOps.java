@@ -26,11 +26,19 @@ public final class SlotBitmapOps implements BitmapOps {
 
     private final WriteIntentBitmap bitmap;
     private final long slotOffset;
+    /** Byte offset of slot 0 on a member, and bytes per slot: where every node's slot lies. */
+    private final long slotZeroOffset;
+    private final long slotBytes;
+    private final int slot;
     private volatile PageSink sink;
     private volatile BooleanSupplier degraded = () -> false;
 
-    private SlotBitmapOps(ByteBuffer slotImage, long resyncStartSector, long slotOffset) throws BitmapFormatException {
-        this.slotOffset = slotOffset;
+    private SlotBitmapOps(ByteBuffer slotImage, long resyncStartSector, long slotZeroOffset, long slotBytes, int slot)
+            throws BitmapFormatException {
+        this.slotZeroOffset = slotZeroOffset;
+        this.slotBytes = slotBytes;
+        this.slot = slot;
+        this.slotOffset = slotZeroOffset + slot * slotBytes;
         this.bitmap = WriteIntentBitmap.load(slotImage, resyncStartSector, this::writePage);
     }
 
@@ -63,12 +71,40 @@ public final class SlotBitmapOps implements BitmapOps {
         ByteBuffer image = device.allocate((int) BitmapGeometry.slotBytes(chunks));
         device.read(image, offset).join();
         boolean degradedAtStart = inSync < ref.raidDisks();
-        long start = degradedAtStart ? 0 : ref.resyncOffset();
+        // A clustered array's superblock says clean when the last node to write it stopped cleanly,
+        // which says nothing of this slot: every dirty bit in it needs a resync.
+        boolean clustered = ref.hasFeature(MdSuperblock.FEATURE_CLUSTERED);
+        long start = degradedAtStart || clustered ? 0 : ref.resyncOffset();
         try {
-            return new SlotBitmapOps(image, start, offset);
+            return new SlotBitmapOps(image, start, BitmapGeometry.slotByteOffset(ref.superOffset(), ref.bitmapOffset(),
+                    chunks, 0), BitmapGeometry.slotBytes(chunks), slot);
         } catch (BitmapFormatException e) {
             throw new MdFormatException(device.name() + ": " + e.getMessage(), e);
         }
+    }
+
+    /** This node's slot. */
+    public int slot() {
+        return slot;
+    }
+
+    /** Byte offset on a member of node slot {@code nodeSlot}'s bitmap superblock. */
+    public long slotByteOffset(int nodeSlot) {
+        return slotZeroOffset + nodeSlot * slotBytes;
+    }
+
+    /** Bytes one node slot occupies (superblock and bits, 4 KiB aligned). */
+    public long slotBytes() {
+        return slotBytes;
+    }
+
+    /**
+     * md's {@code md_bitmap_copy_from_slot} without the clear: every chunk set in {@code bits}
+     * becomes dirty and NEEDED here; {@link io.clustermd.bitmap.MergeResult#durable()} completes once
+     * that is on the members, and only then may the caller clear the other slot.
+     */
+    public io.clustermd.bitmap.MergeResult mergeFrom(ByteBuffer bits, long chunks) {
+        return bitmap.mergeFrom(bits, chunks);
     }
 
     /** Connects the bitmap to the array that writes its pages. */

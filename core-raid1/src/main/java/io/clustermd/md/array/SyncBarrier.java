@@ -19,6 +19,11 @@ public final class SyncBarrier {
     private long windowEnd = -1;
     private CompletableFuture<Void> windowReady;               // raise() waiting for writes to drain
     private final Deque<Waiter> waitingWrites = new ArrayDeque<>();
+    private final List<Drain> drains = new ArrayList<>();
+
+    /** {@link #drained} waiting for the writes that were running when it was asked. */
+    private record Drain(List<long[]> running, CompletableFuture<Void> future) {
+    }
 
     private record Waiter(long offset, long end, CompletableFuture<long[]> future) {
     }
@@ -39,16 +44,46 @@ public final class SyncBarrier {
     /** The write holding {@code token} finished. */
     public void exit(long[] token) {
         CompletableFuture<Void> ready = null;
+        List<CompletableFuture<Void>> drainedNow = new ArrayList<>();
         synchronized (this) {
             inflight.remove(token);
             if (windowReady != null && !inflightOverlaps(windowStart, windowEnd)) {
                 ready = windowReady;
                 windowReady = null;
             }
+            for (var it = drains.iterator(); it.hasNext(); ) {
+                Drain d = it.next();
+                if (d.running().remove(token) && d.running().isEmpty()) {
+                    it.remove();
+                    drainedNow.add(d.future());
+                }
+            }
         }
         if (ready != null) {
             ready.complete(null);
         }
+        drainedNow.forEach(f -> f.complete(null));
+    }
+
+    /**
+     * Completes once every write running now in {@code [offset, offset+length)} has finished;
+     * writes that enter later are not waited for. md-cluster's {@code quiesce} on a remote resync
+     * window: the other node's window is suspended first (new writes wait for it), then the
+     * writes already past that check drain before the message is acknowledged.
+     */
+    public synchronized CompletableFuture<Void> drained(long offset, long length) {
+        List<long[]> running = new ArrayList<>();
+        for (long[] r : inflight) {
+            if (r[0] < offset + length && r[1] > offset) {
+                running.add(r);
+            }
+        }
+        if (running.isEmpty()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        drains.add(new Drain(running, f));
+        return f;
     }
 
     /** Raises the sync window; completes once no write overlaps it. One window at a time. */

@@ -270,8 +270,7 @@ public final class SyncEngine {
                 resyncPass(bitmap, neededBytes);
             }
         } finally {
-            array.cluster().resyncInfoUpdate(0, 0);
-            array.cluster().resyncFinish();
+            array.cluster().resyncFinish(); // announces (0, 0): the window is gone
         }
     }
 

@@ -65,13 +65,32 @@ final class WritePath {
                 : guarded(offset, length, pieces -> writeCopies(pieces, offset, op)));
     }
 
+    /**
+     * Steps 2-3: past every other node's resync window, then inside the barrier. The windows are
+     * looked at again once the write holds its barrier token: a window announced between the two
+     * steps waits for the writes in the barrier ({@link SyncBarrier#drained}) and this one is one
+     * of them, or it sees the window and steps back out until the window moves on.
+     */
+    private CompletableFuture<long[]> admitted(long offset, long length) {
+        SyncBarrier barrier = array.barrier();
+        return array.cluster().awaitWritable(offset, length)
+                .thenCompose(v -> barrier.enter(offset, length))
+                .thenCompose(token -> {
+                    CompletableFuture<Void> again = array.cluster().awaitWritable(offset, length);
+                    if (again.isDone() && !again.isCompletedExceptionally()) {
+                        return CompletableFuture.completedFuture(token);
+                    }
+                    barrier.exit(token);
+                    return again.thenCompose(v -> admitted(offset, length));
+                });
+    }
+
     /** Steps 1-3 and 6 around {@code body} (steps 4-5). */
     private CompletableFuture<Void> guarded(long offset, long length,
                                             Function<List<Personality.Piece>, CompletableFuture<Boolean>> body) {
         BitmapOps bitmap = array.bitmap();
         SyncBarrier barrier = array.barrier();
-        return array.cluster().awaitWritable(offset, length)
-                .thenCompose(v -> barrier.enter(offset, length))
+        return admitted(offset, length)
                 .thenCompose(token -> bitmap.startWrite(offset, length)
                         .thenCompose(v -> body.apply(array.personality().map(offset, length)))
                         .handle((allCopies, error) -> {

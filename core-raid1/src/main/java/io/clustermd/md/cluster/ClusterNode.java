@@ -32,6 +32,16 @@ public final class ClusterNode {
             return CompletableFuture.completedFuture(null);
         }
 
+        /**
+         * RESYNCING from node {@code slot}: its window {@code [loSector, hiSector)} now holds new
+         * writes here; complete once this node's writes already running in it have finished (md's
+         * {@code quiesce} in {@code process_suspend_info}), so the resyncing node reads its source
+         * only after they are on every member.
+         */
+        default CompletableFuture<Void> remoteWindow(int slot, long loSector, long hiSector) {
+            return CompletableFuture.completedFuture(null);
+        }
+
         /** METADATA_UPDATED: re-read the superblocks ({@code md_reload_sb}). */
         default CompletableFuture<Void> metadataUpdated(int raidSlot) {
             return CompletableFuture.completedFuture(null);
@@ -52,6 +62,8 @@ public final class ClusterNode {
     private final Consumer<String> log;
     private final Timeouts timeouts;
     private SlotClaim slot;
+    /** Slots found free at join: {@link #recoverAbandonedSlots} looks at them once the array runs. */
+    private java.util.Set<Integer> freeAtJoin = Set.of();
     private LockHandle noNewDev;
     private LockHandle resync;
     /** Read-balancing suspensions held for a node that announced SLOT_RECOVERING, by its slot. */
@@ -77,10 +89,10 @@ public final class ClusterNode {
      *       (md's {@code gather_all_resync_info}); free ones noted;</li>
      *   <li>NODE_JOINED, so every node watches our slot; token released;</li>
      *   <li>{@code no-new-dev} CR and {@code resync} NL;</li>
-     *   <li>messages are processed from now on;</li>
-     *   <li>free slots left dirty by a node that died alone are taken over.</li>
+     *   <li>messages are processed from now on.</li>
      * </ol>
-     * Nothing is written to a member before step 3 holds the slot.
+     * Nothing is written to a member before step 3 holds the slot. Free slots left dirty by a node
+     * that died alone are taken over by {@link #recoverAbandonedSlots}, once the array runs.
      *
      * @throws SlotClaim.SlotsFullException (as the cause) if every slot is taken
      */
@@ -106,12 +118,21 @@ public final class ClusterNode {
                         }))
                         .thenCompose(f -> f))
                 .thenCompose(free -> node.holdSharedLocks().thenApply(v -> free))             // 6.
-                .thenCompose(free -> {
+                .thenApply(free -> {
+                    node.freeAtJoin = Set.copyOf(free);
                     node.channel.startReceiving(node::dispatch);                              // 7.
                     log.accept("cluster: joined as slot " + node.slot.slot() + " of " + nodes);
-                    return node.peers.takeOverIfDirty(free);                                  // 8.
-                })
-                .thenApply(v -> node);
+                    return node;
+                });
+    }
+
+    /**
+     * After join, once the array can take bits over: the slots that were free at join may hold the
+     * dirty bits of a node that died with nobody there to recover it (md's {@code load_bitmaps}).
+     * Each is taken (PW|NOQUEUE: a node joining it meanwhile keeps it) and its bits moved into ours.
+     */
+    public CompletableFuture<Void> recoverAbandonedSlots() {
+        return peers.takeOverIfDirty(freeAtJoin);
     }
 
     private CompletableFuture<Void> holdSharedLocks() {
@@ -130,8 +151,9 @@ public final class ClusterNode {
                 return done();
             }
             case RESYNCING -> {
-                windows.update(m.senderSlot(), new ResyncInfoCodec.Window(m.low(), m.high()));
-                return done();
+                ResyncInfoCodec.Window w = new ResyncInfoCodec.Window(m.low(), m.high());
+                windows.update(m.senderSlot(), w);
+                return w.active() ? events.remoteWindow(m.senderSlot(), w.lo(), w.hi()) : done();
             }
             case SLOT_RECOVERING -> {
                 synchronized (suspendedFor) {

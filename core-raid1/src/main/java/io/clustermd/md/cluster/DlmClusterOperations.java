@@ -30,8 +30,20 @@ public final class DlmClusterOperations implements ClusterOperations {
     private MessageChannel.TokenHold token;
     private volatile String resyncWaitingFor;
 
+    private final java.util.function.Supplier<CompletableFuture<Void>> reloadSuperblock;
+
     public DlmClusterOperations(ClusterNode node, Consumer<String> log) {
+        this(node, () -> CompletableFuture.completedFuture(null), log);
+    }
+
+    /**
+     * @param reloadSuperblock run with the token held, before this node writes superblocks: another
+     *                         node may have written newer ones since our last look ({@code md_reload_sb})
+     */
+    public DlmClusterOperations(ClusterNode node, java.util.function.Supplier<CompletableFuture<Void>> reloadSuperblock,
+                                Consumer<String> log) {
         this.node = node;
+        this.reloadSuperblock = reloadSuperblock;
         this.log = log;
     }
 
@@ -53,10 +65,15 @@ public final class DlmClusterOperations implements ClusterOperations {
     /** md's {@code metadata_update_start}: the token, held until {@link #metadataUpdateFinish}. */
     @Override
     public CompletableFuture<Void> metadataUpdateStart() {
-        return node.channel().acquireToken().thenAccept(hold -> {
+        return node.channel().acquireToken().thenCompose(hold -> {
             synchronized (tokenLock) {
                 token = hold;
             }
+            return reloadSuperblock.get().exceptionally(e -> {
+                log.accept("cluster: cannot re-read the superblock before updating it: "
+                        + MessageChannel.unwrap(e).getMessage() + "; writing ours");
+                return null;
+            });
         });
     }
 
@@ -145,6 +162,12 @@ public final class DlmClusterOperations implements ClusterOperations {
                 h.convert(LockMode.NL).join();
             }
         }
+    }
+
+    /** A message's round through the lock manager, with room for a slow node. */
+    @Override
+    public long metadataMessageMillis() {
+        return 3_000;
     }
 
     /** md's {@code leave}. */

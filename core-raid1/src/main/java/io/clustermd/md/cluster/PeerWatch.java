@@ -229,8 +229,10 @@ public final class PeerWatch {
             synchronized (this) {
                 recovering.remove(slot);
             }
-            if (chunks > 0 || died) {
+            if (chunks > 0) {
                 log.accept("cluster: took over " + chunks + " dirty chunk(s) of slot " + slot + "; resync follows");
+            } else if (died) {
+                log.accept("cluster: slot " + slot + " had no dirty chunks left (another node took them over first)");
             }
             if (chunks > 0) {
                 resyncNeeded.accept(chunks);                                  // 5.

@@ -69,24 +69,39 @@ public final class FileMemberDevice implements MemberDevice {
      *                        create or a mount on the same member on this machine is refused (default for
      *                        read-write opens; needs the native binding)
      */
-    public record Options(boolean direct, boolean readOnly, boolean nativeFallocate, boolean exclusive) {
+    public record Options(boolean direct, boolean readOnly, boolean nativeFallocate, boolean exclusive,
+                          boolean shared) {
         /** O_DIRECT, read-write, native fallocate, claimed. */
-        public static final Options DEFAULT = new Options(true, false, true, true);
+        public static final Options DEFAULT = new Options(true, false, true, true, false);
+
+        /** Without {@code shared}: the claim, if any, is exclusive. */
+        public Options(boolean direct, boolean readOnly, boolean nativeFallocate, boolean exclusive) {
+            this(direct, readOnly, nativeFallocate, exclusive, false);
+        }
 
         public Options withDirect(boolean d) {
-            return new Options(d, readOnly, nativeFallocate, exclusive);
+            return new Options(d, readOnly, nativeFallocate, exclusive, shared);
         }
 
         public Options withReadOnly(boolean ro) {
-            return new Options(direct, ro, nativeFallocate, exclusive);
+            return new Options(direct, ro, nativeFallocate, exclusive, shared);
         }
 
         public Options withNativeFallocate(boolean n) {
-            return new Options(direct, readOnly, n, exclusive);
+            return new Options(direct, readOnly, n, exclusive, shared);
         }
 
         public Options withExclusive(boolean x) {
-            return new Options(direct, readOnly, nativeFallocate, x);
+            return new Options(direct, readOnly, nativeFallocate, x, shared);
+        }
+
+        /**
+         * The claim is shared (flock LOCK_SH, no O_EXCL): the daemons of one clustered array share their
+         * members, and a single-node daemon (which claims exclusively) is kept out while they run, and they
+         * while it runs.
+         */
+        public Options withShared(boolean sh) {
+            return new Options(direct, readOnly, nativeFallocate, exclusive, sh);
         }
     }
 
@@ -214,9 +229,12 @@ public final class FileMemberDevice implements MemberDevice {
         Path channelPath = path;
         boolean claim = options.exclusive() && !options.readOnly() && NativeFileOps.available();
         if (claim || options.nativeFallocate() && NativeFileOps.available()) {
-            fd = claim ? NativeFileOps.openClaimed(name, false, blk) : NativeFileOps.open(name, options.readOnly());
+            fd = claim ? NativeFileOps.openClaimed(name, false, blk, options.shared())
+                    : NativeFileOps.open(name, options.readOnly());
             if (fd == -NativeFileOps.EWOULDBLOCK || fd == -NativeFileOps.EBUSY) {
-                throw new IOException(inUseMessage(name, blk));
+                throw new IOException(options.shared() ? name + ": in use by a single-node daemon or another"
+                        + " program that claimed it alone; stop that first ('clusterctl stop')"
+                        : inUseMessage(name, blk));
             }
             if (fd < 0) {
                 throw new IOException(name + ": cannot open: " + NativeFileOps.strerror(-fd));

@@ -37,10 +37,16 @@ public final class MemberDevices {
      */
     public static FileMemberDevice open(Path path, boolean direct, Executor executor, DirectIoQueue queue)
             throws IOException {
+        return open(path, FileMemberDevice.Options.DEFAULT.withDirect(direct), executor, queue);
+    }
+
+    /** {@link #open(Path, boolean, Executor, DirectIoQueue)} with explicit options (a shared claim in cluster mode). */
+    public static FileMemberDevice open(Path path, FileMemberDevice.Options options, Executor executor,
+                                        DirectIoQueue queue) throws IOException {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(executor, "executor");
-        check(path, false);
-        return FileMemberDevice.open(path, FileMemberDevice.Options.DEFAULT.withDirect(direct), executor, queue);
+        check(path, options.readOnly());
+        return FileMemberDevice.open(path, options, executor, queue);
     }
 
     /** Opens a member with explicit options (read-only skips the writability checks). */

@@ -79,6 +79,8 @@ final class NativeFileOps {
 
     /** {@code LOCK_EX | LOCK_NB}: an exclusive flock(2) that fails instead of waiting. */
     static final int LOCK_EX_NB = 2 | 4;
+    /** flock(2) LOCK_SH | LOCK_NB. */
+    static final int LOCK_SH_NB = 1 | 4;
     /** {@code EWOULDBLOCK}: another open file description holds the flock. */
     static final int EWOULDBLOCK = 11;
     /** {@code EBUSY}: O_EXCL open of a block device that is mounted or claimed. */
@@ -93,12 +95,17 @@ final class NativeFileOps {
      * descriptor or {@code -errno} (EBUSY or EWOULDBLOCK when in use).
      */
     static int openClaimed(String path, boolean readOnly, boolean blockDevice) {
-        int flags = (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (blockDevice ? O_EXCL : 0);
+        return openClaimed(path, readOnly, blockDevice, false);
+    }
+
+    /** As above; {@code shared}: flock LOCK_SH and no O_EXCL, so every daemon of a clustered array can hold it. */
+    static int openClaimed(String path, boolean readOnly, boolean blockDevice, boolean shared) {
+        int flags = (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (blockDevice && !shared ? O_EXCL : 0);
         int fd = LIBC.open(path, flags);
         if (fd < 0) {
             return -RUNTIME.getLastError();
         }
-        while (LIBC.flock(fd, LOCK_EX_NB) != 0) {
+        while (LIBC.flock(fd, shared ? LOCK_SH_NB : LOCK_EX_NB) != 0) {
             int errno = RUNTIME.getLastError();
             if (errno != EINTR) {
                 LIBC.close(fd);

@@ -54,6 +54,7 @@ class ClusterNodeClusterTest {
             this.cluster = ClusterNode.join(manager.openLockspace(LOCKSPACE, Duration.ofSeconds(5)), 8, this, TIMEOUTS,
                     line -> log.add(name + ": " + line)).get(20, TimeUnit.SECONDS);
             ownSlot = this.cluster.slot();
+            this.cluster.recoverAbandonedSlots().get(20, TimeUnit.SECONDS);
         }
 
         @Override

@@ -39,12 +39,24 @@ public final class ArrayControlAdapter implements ArrayControl {
     private final DeviceOpener opener;
     private final Runnable stopper;
     private final int daemonSleepSeconds;
+    private volatile java.util.function.Supplier<io.clustermd.control.ClusterStatus> cluster = () -> null;
+    private volatile java.util.function.IntSupplier remoteResyncs = () -> 0;
 
     public ArrayControlAdapter(MdArray array, DeviceOpener opener, Runnable stopper, int daemonSleepSeconds) {
         this.array = array;
         this.opener = opener;
         this.stopper = stopper;
         this.daemonSleepSeconds = daemonSleepSeconds;
+    }
+
+    /**
+     * A clustered array: status carries the cluster's facts, and while another node resyncs and this
+     * one has nothing of its own to sync, the sync shows as PENDING (as mdstat does on md-cluster).
+     */
+    public void clusterStatus(java.util.function.Supplier<io.clustermd.control.ClusterStatus> facts,
+                              java.util.function.IntSupplier otherNodesResyncing) {
+        this.cluster = facts;
+        this.remoteResyncs = otherNodesResyncing;
     }
 
     @Override
@@ -75,7 +87,9 @@ public final class ArrayControlAdapter implements ArrayControl {
             case REPAIR -> SyncAction.REPAIR;
         };
         long total = p.totalBytes() / 512;
-        SyncStatus sync = action == SyncAction.IDLE ? SyncStatus.idle()
+        SyncStatus sync = action == SyncAction.IDLE
+                ? remoteResyncs.getAsInt() > 0 ? new SyncStatus(SyncAction.RESYNC, 0, 0, 0, null,
+                        io.clustermd.control.SyncWait.PENDING) : SyncStatus.idle()
                 : new SyncStatus(action, Math.min(p.doneBytes() / 512, total), total, p.bytesPerSecond() / 1024, null,
                         null, p.waitingFor());
         BitmapStatus bitmap = null;
@@ -91,7 +105,7 @@ public final class ArrayControlAdapter implements ArrayControl {
                 sb.level() == 10 ? sb.chunkSize() / 2 : null, sb.raidDisks(), s.arrayBytes() / 1024,
                 s.componentBytes() / 1024, ArrayState.derive(clean, sb.raidDisks(), members, sync), false,
                 sb.events(), sb.ctime() & 0xFFFFFFFFFFL, sb.utime() & 0xFFFFFFFFFFL, bitmap, members, sync,
-                s.mismatches(), null);
+                s.mismatches(), cluster.get());
     }
 
     @Override

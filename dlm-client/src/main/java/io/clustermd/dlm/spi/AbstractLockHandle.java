@@ -146,6 +146,7 @@ public abstract class AbstractLockHandle implements LockHandle {
             op = new Op(convert ? Kind.CONVERT : Kind.REQUEST, ++seq, mode, set, lvb.clone());
             pending = op;
         }
+        lockspace.countRequest();
         start(op, () -> sendLock(op));
         // The deadline is armed after the send, so that its cancel always finds the request sent.
         ScheduledFuture<?> timer = lockspace.scheduler().schedule(() -> onTimeout(op), timeout.toNanos(),
@@ -176,6 +177,7 @@ public abstract class AbstractLockHandle implements LockHandle {
             op = new Op(Kind.UNLOCK, ++seq, null, set, lvb.clone());
             pending = op;
         }
+        lockspace.countRequest();
         start(op, () -> sendUnlock(op));
         return op.future;
     }

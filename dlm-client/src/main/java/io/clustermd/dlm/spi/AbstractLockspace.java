@@ -13,6 +13,7 @@ public abstract class AbstractLockspace implements Lockspace {
     private final Duration defaultTimeout;
     private volatile String deadReason;
     private volatile boolean fenced;
+    private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
 
     protected AbstractLockspace(String name, Duration defaultTimeout) {
         this.name = Names.lockspace(name);
@@ -36,6 +37,16 @@ public abstract class AbstractLockspace implements Lockspace {
     @Override
     public Duration defaultTimeout() {
         return defaultTimeout;
+    }
+
+    @Override
+    public long requestsSent() {
+        return requests.get();
+    }
+
+    /** A lock, convert or unlock request is being sent. */
+    void countRequest() {
+        requests.incrementAndGet();
     }
 
     /** Marks the lockspace unusable; later calls throw with {@code reason}. */

@@ -1,0 +1,77 @@
+package io.clustermd.md.cluster;
+
+import io.clustermd.md.array.BitmapSlots;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+
+/**
+ * The array's side of {@link ClusterNode.ArrayEvents}, on {@link BitmapSlots}. The node joins
+ * before the array exists (the slot decides which bitmap the array loads), so the events are
+ * bound to the array once it is open: a takeover or a superblock reload asked for before that
+ * waits for it; a remote resync window before that has no write of ours to wait for.
+ */
+public final class ClusterArrayEvents implements ClusterNode.ArrayEvents {
+
+    private final CompletableFuture<BitmapSlots> array = new CompletableFuture<>();
+    private final Consumer<String> log;
+    private volatile RemoteResyncWindows windows;
+
+    public ClusterArrayEvents(Consumer<String> log) {
+        this.log = log;
+    }
+
+    /** Connects the events to the opened array and the node's view of the other nodes' windows. */
+    public void bind(BitmapSlots slots, RemoteResyncWindows remoteWindows) {
+        this.windows = remoteWindows;
+        array.complete(slots);
+    }
+
+    /** The array is not coming (start failed): pending takeovers fail rather than wait forever. */
+    public void abandon(Throwable why) {
+        array.completeExceptionally(why);
+    }
+
+    @Override
+    public CompletableFuture<Long> takeOver(int slot) {
+        return array.thenCompose(a -> a.takeOver(slot));
+    }
+
+    @Override
+    public void resyncNeeded(long chunks) {
+        // BitmapSlots.takeOver has asked the sync thread already; the resync waits for the lock.
+        log.accept("cluster: " + chunks + " chunk(s) to resync once the 'resync' lock is ours");
+    }
+
+    @Override
+    public CompletableFuture<Void> remoteSlotRecovered(int recovererSlot, int deadSlot) {
+        return array.thenCompose(a -> a.slotBits(recovererSlot).thenAccept(bits -> {
+            windows.takenOver(recovererSlot, bits, a.chunkBytes());
+            log.accept("cluster: node in slot " + recovererSlot + " holds slot " + deadSlot + "'s "
+                    + bits.cardinality() + " dirty chunk(s) now; they read from the first member until its resync ends");
+        }));
+    }
+
+    @Override
+    public CompletableFuture<Void> remoteWindow(int slot, long loSector, long hiSector) {
+        BitmapSlots a = array.getNow(null);
+        if (a == null) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return a.writesDrained(loSector * 512, (hiSector - loSector) * 512);
+    }
+
+    @Override
+    public CompletableFuture<Void> metadataUpdated(int raidSlot) {
+        return reloadSuperblock();
+    }
+
+    /** Our events catch up with what another node wrote (before our own superblock update too). */
+    public CompletableFuture<Void> reloadSuperblock() {
+        BitmapSlots a = array.getNow(null);
+        if (a == null) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return a.reloadSuperblock().thenApply(events -> null);
+    }
+}

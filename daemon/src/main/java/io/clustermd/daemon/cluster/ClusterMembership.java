@@ -1,0 +1,271 @@
+package io.clustermd.daemon.cluster;
+
+import io.clustermd.control.ClusterStatus;
+import io.clustermd.dlm.LockManager;
+import io.clustermd.dlm.LockManagerListener;
+import io.clustermd.dlm.LockManagers;
+import io.clustermd.dlm.Lockspace;
+import io.clustermd.dlm.zookeeper.ZkLockManager;
+import io.clustermd.dlm.zookeeper.ZkLockManagerConfig;
+import io.clustermd.md.MdSuperblock;
+import io.clustermd.md.array.BitmapSlots;
+import io.clustermd.md.array.ClusterOperations;
+import io.clustermd.md.array.MdArray;
+import io.clustermd.md.cluster.ClusterArrayEvents;
+import io.clustermd.md.cluster.ClusterLocks;
+import io.clustermd.md.cluster.ClusterNode;
+import io.clustermd.md.cluster.DlmClusterOperations;
+import io.clustermd.md.cluster.MessageChannel;
+import io.clustermd.md.cluster.ResyncInfoCodec;
+import io.clustermd.md.cluster.SlotClaim;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * This daemon's membership in a clustered array: the lock manager from {@code --lock}, the
+ * array's lockspace, the {@link ClusterNode} (slot, messages, peers) and the
+ * {@link ClusterOperations} the array runs with. The order matters and is md's:
+ * <ol>
+ *   <li>the lock manager and the lockspace {@code cmd-<uuid>};</li>
+ *   <li>join: a slot of our own before anything touches the members;</li>
+ *   <li>the array opens on that slot's bitmap; {@link #bind} connects the node's events to it;</li>
+ *   <li>the array activates (its first superblock update goes under the token);</li>
+ *   <li>{@link #recoverAbandonedSlots}: dirty slots nobody holds are taken over.</li>
+ * </ol>
+ */
+public final class ClusterMembership implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(ClusterMembership.class);
+
+    /** Defaults of the ZooKeeper backend for a daemon: recovery starts within about 4 s of a kill. */
+    public static final Duration DEFAULT_SESSION_TIMEOUT = Duration.ofSeconds(3);
+    static final Duration FENCING_GRACE = Duration.ofSeconds(1);
+
+    private final LockManager manager;
+    private final Lockspace lockspace;
+    private final ClusterNode node;
+    private final ClusterArrayEvents events;
+    private final DlmClusterOperations operations;
+    private final int slotCount;
+    private final String nodeName;
+    private final String clusterName;
+    private volatile String health = "ok";
+    private final RequestRate rate = new RequestRate();
+
+    private ClusterMembership(LockManager manager, Lockspace lockspace, ClusterNode node, ClusterArrayEvents events,
+                              int slotCount, String nodeName, String clusterName) {
+        this.manager = manager;
+        this.lockspace = lockspace;
+        this.node = node;
+        this.events = events;
+        this.slotCount = slotCount;
+        this.nodeName = nodeName;
+        this.clusterName = clusterName;
+        this.operations = new DlmClusterOperations(node, events::reloadSuperblock, ClusterMembership::logLine);
+    }
+
+    /** What went wrong while joining, said for an operator. */
+    public static final class JoinException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        JoinException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /**
+     * Steps 1-2: connects to the lock manager and joins the array's cluster.
+     *
+     * @param lockUri     the {@code --lock} value
+     * @param nodeName    this node's name in the lock manager
+     * @param sessionTimeout ZooKeeper session timeout (how soon a dead node is noticed)
+     * @param joinTimeout bound of the whole join
+     * @param onFenced    run (on the lock manager's thread) when this node lost its lock manager
+     */
+    public static ClusterMembership join(String lockUri, String nodeName, MdSuperblock reference, int slotCount,
+                                         String clusterName, Duration sessionTimeout, Duration joinTimeout,
+                                         Runnable onFenced) throws JoinException {
+        String uuid = MdSuperblock.mdadmUuid(reference.setUuid());
+        LockManager manager;
+        try {
+            manager = open(lockUri, nodeName, sessionTimeout);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new JoinException("cannot use lock manager '" + lockUri + "': " + e.getMessage(), e);
+        }
+        manager.addListener(new LockManagerListener() {
+            @Override
+            public void selfFenced(String reason) {
+                log.error("cluster: lost the lock manager ({}): member I/O stops now; other nodes will recover"
+                        + " this node's slot", reason);
+                onFenced.run();
+            }
+        });
+        ClusterArrayEvents events = new ClusterArrayEvents(ClusterMembership::logLine);
+        Lockspace lockspace = null;
+        try {
+            lockspace = manager.openLockspace(ClusterLocks.lockspaceName(reference.setUuid()),
+                    ClusterNode.Timeouts.DEFAULT.step());
+            ClusterNode node = ClusterNode.join(lockspace, slotCount, events, ClusterNode.Timeouts.DEFAULT,
+                    ClusterMembership::logLine).get(joinTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            log.info("cluster: node {} ({}) joined array {} in slot {} of {}", nodeName, manager.nodeId(), uuid,
+                    node.slot(), slotCount);
+            return new ClusterMembership(manager, lockspace, node, events, slotCount, nodeName, clusterName);
+        } catch (ExecutionException e) {
+            close(manager, lockspace);
+            Throwable cause = MessageChannel.unwrap(e);
+            if (cause instanceof SlotClaim.SlotsFullException full) {
+                throw new JoinException("cannot join array " + uuid + ": " + full.getMessage(), full);
+            }
+            throw new JoinException("cannot join array " + uuid + " through " + lockUri + ": " + cause.getMessage(),
+                    cause);
+        } catch (TimeoutException e) {
+            close(manager, lockspace);
+            throw new JoinException("joining array " + uuid + " through " + lockUri + " took longer than "
+                    + joinTimeout.toSeconds() + " s (is another node stuck holding the 'token' lock?)", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            close(manager, lockspace);
+            throw new JoinException("interrupted while joining array " + uuid, e);
+        } catch (RuntimeException e) {
+            close(manager, lockspace);
+            throw new JoinException("cannot join array " + uuid + " through " + lockUri + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static LockManager open(String uri, String nodeName, Duration sessionTimeout) {
+        if (uri != null && uri.startsWith("zk://")) {
+            ZkLockManagerConfig config = ZkLockManagerConfig.parse(uri, nodeName)
+                    .withTimings(sessionTimeout, FENCING_GRACE, null);
+            return ZkLockManager.start(config);
+        }
+        return LockManagers.open(uri, nodeName);
+    }
+
+    private static void close(LockManager manager, Lockspace lockspace) {
+        try {
+            if (lockspace != null) {
+                lockspace.close();
+            }
+        } catch (RuntimeException e) {
+            log.debug("closing lockspace", e);
+        }
+        try {
+            manager.close();
+        } catch (RuntimeException e) {
+            log.debug("closing lock manager", e);
+        }
+    }
+
+    private static void logLine(String line) {
+        log.info(line);
+    }
+
+    /** This node's slot. */
+    public int slot() {
+        return node.slot();
+    }
+
+    /** What the array runs with. */
+    public ClusterOperations operations() {
+        return operations;
+    }
+
+    /** Step 3: the opened array takes the node's events from now on. */
+    public void bind(MdArray array) {
+        events.bind(BitmapSlots.of(array), node.windows());
+    }
+
+    /** The array did not start: events waiting for it fail. */
+    public void abandon(Throwable why) {
+        events.abandon(why);
+    }
+
+    /** Step 5, in the background: logs what it found. */
+    public void recoverAbandonedSlots() {
+        node.recoverAbandonedSlots().whenComplete((v, e) -> {
+            if (e != null) {
+                log.warn("cluster: looking at free slots for abandoned dirty bits: {}",
+                        MessageChannel.unwrap(e).getMessage());
+            }
+        });
+    }
+
+    /** The lock manager was lost: shown in status until the daemon restarts. */
+    public void markFenced(String why) {
+        health = "fenced: " + why;
+    }
+
+    /** Resync windows of other nodes: what this node's sync status shows as remote. */
+    public Map<Integer, ResyncInfoCodec.Window> remoteWindows() {
+        return node.windows().windows();
+    }
+
+    /** Other nodes resyncing now (this node's status shows its sync as pending meanwhile). */
+    public int remoteWindowCount() {
+        return node.windows().windows().size();
+    }
+
+    /** The cluster part of status. */
+    public ClusterStatus status() {
+        List<ClusterStatus.SlotStatus> nodes = new ArrayList<>();
+        Map<Integer, ResyncInfoCodec.Window> windows = node.windows().windows();
+        Set<Integer> recovering = node.recoveringSlots();
+        Set<Integer> slots = new TreeSet<>(node.peerSlots());
+        slots.add(node.slot());
+        slots.addAll(recovering);
+        for (int s : slots) {
+            ResyncInfoCodec.Window w = windows.get(s);
+            String state;
+            if (recovering.contains(s)) {
+                state = "gone, being recovered by this node";
+            } else if (s == node.slot()) {
+                state = "active (this node)";
+            } else if (w != null) {
+                state = "resyncing";
+            } else {
+                state = "active";
+            }
+            nodes.add(new ClusterStatus.SlotStatus(s, s == node.slot() ? nodeName : null, state,
+                    w == null ? null : w.lo(), w == null ? null : w.hi()));
+        }
+        long requests = lockspace.requestsSent();
+        return new ClusterStatus(clusterName, node.slot(), slotCount, nodes, manager.backend(), health,
+                node.channel().messagesSent(), node.channel().messagesReceived(), requests,
+                rate.perSecond(requests, System.nanoTime()));
+    }
+
+    /** Leaves cleanly: the array has flushed its bitmap (called from the array's stop). */
+    @Override
+    public void close() {
+        close(manager, null);
+    }
+
+    /** Lock requests per second over the last few seconds, from successive status calls. */
+    static final class RequestRate {
+        private long lastCount = -1;
+        private long lastNanos;
+        private double rate;
+
+        synchronized double perSecond(long count, long nowNanos) {
+            if (lastCount >= 0 && nowNanos - lastNanos >= 500_000_000L) {
+                rate = (count - lastCount) * 1e9 / (nowNanos - lastNanos);
+                lastCount = count;
+                lastNanos = nowNanos;
+            } else if (lastCount < 0) {
+                lastCount = count;
+                lastNanos = nowNanos;
+            }
+            return rate;
+        }
+    }
+}
