@@ -62,6 +62,10 @@ public final class SyncEngine {
     private Thread thread;
     private volatile boolean stop;
     private boolean recoveryRequested;                 // guarded by lock
+    /** When a resync or recovery that failed (a cluster message timed out) is tried again; 0 = none. */
+    private long retryAtNanos;                         // guarded by lock
+    /** How long a failed resync or recovery waits before it is tried again. */
+    static final long RETRY_SECONDS = 10;
     private Action checkRequested;                     // guarded by lock
     private SyncCheckpointStore.Saved resumeCheck;     // guarded by lock
     private volatile Progress progress = IDLE;
@@ -172,7 +176,17 @@ public final class SyncEngine {
             synchronized (lock) {
                 while (!stop && !recoveryRequested && checkRequested == null && resumeCheck == null) {
                     try {
-                        lock.wait();
+                        if (retryAtNanos != 0) {
+                            long left = retryAtNanos - nanoTime.getAsLong();
+                            if (left <= 0) {
+                                retryAtNanos = 0;
+                                recoveryRequested = true;
+                                break;
+                            }
+                            lock.wait(Math.max(1, left / 1_000_000));
+                        } else {
+                            lock.wait();
+                        }
                     } catch (InterruptedException e) {
                         return;
                     }
@@ -203,7 +217,14 @@ public final class SyncEngine {
             } catch (SyncWaits.Abandoned e) {
                 // stop requested: what is unfinished stays marked
             } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.ERROR, "sync of " + array.name() + " stopped: " + MdArray.rootMessage(e));
+                boolean retry = next == Action.RESYNC;
+                LOG.log(System.Logger.Level.ERROR, "sync of " + array.name() + " stopped: " + MdArray.rootMessage(e)
+                        + (retry ? "; what is left stays marked and is tried again in " + RETRY_SECONDS + " s" : ""));
+                if (retry) {
+                    synchronized (lock) {
+                        retryAtNanos = nanoTime.getAsLong() + RETRY_SECONDS * 1_000_000_000L;
+                    }
+                }
             } finally {
                 progress = IDLE;
             }

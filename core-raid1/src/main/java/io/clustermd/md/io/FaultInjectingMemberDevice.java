@@ -55,9 +55,32 @@ public final class FaultInjectingMemberDevice implements MemberDevice {
         return new Armed(plan, new AtomicLong(plan.afterOperations()));
     }
 
-    /** Installs a plan; its "after N operations" countdown starts now. */
+    /** Writes at or past this byte wait for {@link #stallGate} (a disk that takes them and answers late). */
+    private volatile long stallFrom = Long.MAX_VALUE;
+    private volatile CompletableFuture<Void> stallGate = CompletableFuture.completedFuture(null);
+
+    /** Installs a plan; its "after N operations" countdown starts now. Stalled writes go ahead. */
     public void setPlan(FaultPlan plan) {
         armed.set(arm(Objects.requireNonNull(plan, "plan")));
+        resumeWrites();
+    }
+
+    /**
+     * Writes that start at or past {@code fromByte} are held, neither done nor failed, until the next
+     * {@link #setPlan}: a leg whose queue is slow, so that a process killed meanwhile leaves its writes on
+     * the other legs only (what a resync after a crash exists for). Writes before it (superblocks, bitmap)
+     * go on.
+     */
+    public void stallWrites(long fromByte) {
+        if (stallGate.isDone()) {
+            stallGate = new CompletableFuture<>();
+        }
+        stallFrom = fromByte;
+    }
+
+    private void resumeWrites() {
+        stallFrom = Long.MAX_VALUE;
+        stallGate.complete(null);
     }
 
     public FaultPlan plan() {
@@ -111,6 +134,9 @@ public final class FaultInjectingMemberDevice implements MemberDevice {
 
     @Override
     public CompletableFuture<Void> write(ByteBuffer src, long offset, boolean fua) {
+        if (offset >= stallFrom) {
+            return stallGate.thenCompose(v -> write(src, offset, fua));
+        }
         CompletableFuture<Void> f = maybeFail(MemberOp.WRITE, offset, src.remaining());
         return f != null ? f : delegate.write(src, offset, fua);
     }

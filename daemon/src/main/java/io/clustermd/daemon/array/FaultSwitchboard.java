@@ -47,6 +47,13 @@ public final class FaultSwitchboard {
                 continue;
             }
             try {
+                String[] words = spec.split("\\s+");
+                if (words[0].equals("stall-writes")) {
+                    e.getValue().stallWrites(words.length > 1 ? Long.parseLong(words[1]) : 0);
+                    applied.put(e.getKey(), spec);
+                    LOG.log(System.Logger.Level.WARNING, "fault injection on {0}: {1}", e.getKey(), spec);
+                    continue;
+                }
                 e.getValue().setPlan(parse(spec));
                 applied.put(e.getKey(), spec);
                 LOG.log(System.Logger.Level.WARNING, "fault injection on {0}: {1}", e.getKey(), spec);
@@ -67,7 +74,8 @@ public final class FaultSwitchboard {
             case "fail-after" -> FaultPlan.failAfter(Long.parseLong(words[1]));
             case "gone" -> FaultPlan.gone();
             default -> throw new IllegalArgumentException("unknown fault '" + spec
-                    + "' (healthy, fail-reads, fail-writes, fail-all, fail-after N, gone)");
+                    + "' (healthy, fail-reads, fail-writes, fail-all, fail-after N, gone,"
+                    + " stall-writes [FROM_BYTE])");
         };
     }
 }

@@ -40,7 +40,8 @@ class ClusterDaemonTest {
     static final long MIB = 1L << 20;
     static final Path CLIENT = Daemon.ROOT.resolve("test/src/test/resources/history_client.py");
 
-    @TempDir
+    /** Kept when a test fails: the daemons' and the client's logs are there. */
+    @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS)
     Path dir;
 
     private final List<Path> members = new ArrayList<>();
@@ -147,7 +148,7 @@ class ClusterDaemonTest {
         int blocks = 64 * 256; // the first 64 MiB: 64 bitmap chunks shared by the three nodes
         Process client = new ProcessBuilder("/usr/bin/python3", CLIENT.toString(), "--uris", String.join(",", uris),
                 "--blocks", Integer.toString(blocks), "--seconds", "60", "--seed", "22", "--out", history.toString(),
-                "--control-dir", control.toString()).redirectErrorStream(true)
+                "--control-dir", control.toString(), "--threads-per-node", "4", "--retire-failed-blocks").redirectErrorStream(true)
                 .redirectOutput(dir.resolve("client.log").toFile()).start();
         running.add(() -> {
             client.destroyForcibly();
@@ -156,11 +157,17 @@ class ClusterDaemonTest {
         History events = History.load();
         Thread.sleep(4000);
 
-        // kill -9 of node 2 (slot 1) mid-write; its dirty bits as it left them
+        // kill -9 of node 2 (slot 1) mid-write, with its writes to the second leg held back first, so
+        // that it dies with writes on one leg only: what the survivors' resync must make whole
         Daemon victim = nodes.get(1);
         int victimSlot = victim.status().get("cluster").get("nodeSlot").asInt();
+        long dataStart = MemberMetadataReader.read(paths.get(1)).superblock().dataOffset() * 512;
+        victim.fault(paths.get(1), "stall-writes " + dataStart);
+        await().atMost(Duration.ofSeconds(10)).until(() -> victim.logText().contains("stall-writes"));
+        Thread.sleep(500);
         victim.kill9();
-        events.killed(1, System.nanoTime());
+        long killedAt = System.nanoTime();
+        events.killed(1, killedAt);
         long deadDirty = dirtyChunksOfSlot(paths.get(0), victimSlot);
         assertThat(deadDirty).as("the killed node had writes in flight").isPositive();
 
@@ -176,16 +183,20 @@ class ClusterDaemonTest {
             }
             return false;
         });
-        events.recovered(1, System.nanoTime());
+        long recoveredAt = System.nanoTime();
+        events.recovered(1, recoveredAt);
+        System.out.printf("node 2 killed with %d dirty chunk(s); taken over and announced %d ms later%n", deadDirty,
+                (recoveredAt - killedAt) / 1_000_000);
         Files.writeString(control.resolve("recovered-1"), "1");
         assertThat(recovered[0]).as("chunks taken over = the dead node's dirty chunks").isEqualTo(deadDirty);
 
-        // the killed node comes back and rejoins (its old slot recovered, or a free one)
+        // the killed node comes back and rejoins (its old slot recovered, or a free one), its disk healthy
+        victim.fault(paths.get(1), "healthy");
         Daemon restarted = node(c, 2, paths);
         nodes.set(1, restarted);
         Thread.sleep(5000);
         Files.writeString(control.resolve("stop"), "");
-        assertThat(client.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(client.waitFor(60, TimeUnit.SECONDS)).as("client stopped within 60 s; logs in %s", dir).isTrue();
         String clientLog = Files.readString(dir.resolve("client.log"));
         assertThat(client.exitValue()).as(clientLog).isZero();
         for (Daemon d : nodes) {
@@ -199,6 +210,7 @@ class ClusterDaemonTest {
         History h = History.load(history);
         events.events().forEach(h::add);
         HistoryChecker.Report report = HistoryChecker.check(h);
+        System.out.println("history: " + report.summary());
         assertThat(report.ok()).as(report.describe(20)).isTrue();
         assertThat(report.writesAcknowledged()).isGreaterThan(1000);
         assertThat(report.quietReads()).isGreaterThan(1000);
