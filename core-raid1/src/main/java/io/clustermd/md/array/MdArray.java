@@ -333,16 +333,24 @@ public final class MdArray implements AutoCloseable {
     private CompletableFuture<Void> onMembers(List<ArrayMember> targets,
                                               Function<ArrayMember, CompletableFuture<Void>> op, String what,
                                               boolean awaitFailures) {
-        List<CompletableFuture<Boolean>> results = new ArrayList<>();
+        List<CompletableFuture<Throwable>> results = new ArrayList<>();
         for (ArrayMember m : targets) {
-            results.add(op.apply(m).handle((v, e) -> e == null));
+            results.add(op.apply(m).handle((v, e) -> e));
         }
         return CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).thenCompose(v -> {
             List<ArrayMember> failed = new ArrayList<>();
+            int refused = 0;
             for (int i = 0; i < targets.size(); i++) {
-                if (!results.get(i).join()) {
+                Throwable e = results.get(i).join();
+                if (e != null && refusedNotFailed(e)) {
+                    refused++;
+                } else if (e != null) {
                     failed.add(targets.get(i));
                 }
+            }
+            if (refused > 0 && refused + failed.size() == targets.size()) {
+                return CompletableFuture.failedFuture(new ArrayIoException(what + " refused by every member "
+                        + names(targets) + ": " + rootMessage(results.get(0).join()), null));
             }
             if (failed.isEmpty()) {
                 return CompletableFuture.completedFuture(null);
@@ -911,7 +919,11 @@ public final class MdArray implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "final superblock update failed: " + rootMessage(e));
         }
-        cluster.leave();
+        try {
+            cluster.leave();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: leaving the cluster: {1}", name, rootMessage(e));
+        }
         stopped = true;
         for (ArrayMember m : membersSnapshot()) {
             try {
@@ -971,6 +983,19 @@ public final class MdArray implements AutoCloseable {
     @Override
     public void close() {
         stop();
+    }
+
+    /**
+     * True when a member refused an operation without a disk fault: the device was closed, or this
+     * node was fenced from the cluster. md_error is for faults; a refused member is not failed.
+     */
+    static boolean refusedNotFailed(Throwable t) {
+        Throwable c = t;
+        while ((c instanceof CompletionException || c instanceof ExecutionException) && c.getCause() != null) {
+            c = c.getCause();
+        }
+        return c instanceof io.clustermd.md.io.MemberIoException mie
+                && mie.reason() == io.clustermd.md.io.MemberIoException.Reason.CLOSED;
     }
 
     /** The message of what really failed, under the CompletionException/ExecutionException wrappers. */

@@ -110,6 +110,8 @@ final class WritePath {
      */
     private CompletableFuture<Boolean> writeCopies(List<Personality.Piece> pieces, long offset, CopyOp op) {
         List<CompletableFuture<Boolean>> results = new ArrayList<>();
+        // Members that refused the write without a disk fault (closed, or this node fenced): not failed.
+        java.util.Set<ArrayMember> refused = java.util.concurrent.ConcurrentHashMap.newKeySet();
         List<ArrayMember> targets = new ArrayList<>();
         List<Integer> pieceOf = new ArrayList<>();
         for (int p = 0; p < pieces.size(); p++) {
@@ -125,6 +127,9 @@ final class WritePath {
                     if (err != null) {
                         LOG.log(System.Logger.Level.WARNING, "{0}: write failed: {1}", m.name(),
                                 MdArray.rootMessage(err));
+                        if (MdArray.refusedNotFailed(err)) {
+                            refused.add(m);
+                        }
                     }
                     return err == null;
                 }));
@@ -138,7 +143,7 @@ final class WritePath {
             for (int i = 0; i < results.size(); i++) {
                 if (results.get(i).join()) {
                     pieceWritten[pieceOf.get(i)] = true;
-                } else if (!failed.contains(targets.get(i))) {
+                } else if (!failed.contains(targets.get(i)) && !refused.contains(targets.get(i))) {
                     failed.add(targets.get(i));
                 }
             }

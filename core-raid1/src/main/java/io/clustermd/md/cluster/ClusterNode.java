@@ -239,7 +239,13 @@ public final class ClusterNode {
     public CompletableFuture<Void> leave() {
         peers.close();
         channel.close();
-        return slot.release().handle((r, e) -> {
+        CompletableFuture<io.clustermd.dlm.LockResult> released;
+        try {
+            released = slot.release();
+        } catch (RuntimeException e) {
+            released = CompletableFuture.failedFuture(e);   // a fenced lockspace refuses at once
+        }
+        return released.handle((r, e) -> {
             if (e != null) {
                 log.accept("cluster: releasing slot " + slot.slot() + ": " + MessageChannel.unwrap(e).getMessage());
             }

@@ -244,10 +244,24 @@ public final class ClusterMembership implements AutoCloseable {
                 rate.perSecond(requests, System.nanoTime()));
     }
 
-    /** Leaves cleanly: the array has flushed its bitmap (called from the array's stop). */
+    /** How long closing the lock manager may take (a fenced one may be retrying a server that is gone). */
+    static final long CLOSE_MILLIS = 3_000;
+
+    /**
+     * Closes the lock manager once the array has left (its stop released our slot), within
+     * {@link #CLOSE_MILLIS}: a daemon exits even when the lock service is gone.
+     */
     @Override
     public void close() {
-        close(manager, null);
+        Thread closer = Thread.ofPlatform().name("lock-manager-close").daemon().start(() -> close(manager, null));
+        try {
+            closer.join(CLOSE_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (closer.isAlive()) {
+            log.warn("cluster: the lock manager did not close within {} ms; exiting without it", CLOSE_MILLIS);
+        }
     }
 
     /** Lock requests per second over the last few seconds, from successive status calls. */

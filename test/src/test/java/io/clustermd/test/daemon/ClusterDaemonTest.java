@@ -224,6 +224,133 @@ class ClusterDaemonTest {
         assertThat(Daemon.dataArea(paths.get(0), 64 * MIB)).isEqualTo(Daemon.dataArea(paths.get(1), 64 * MIB));
     }
 
+    /**
+     * mdadm's 03r1_switch-resync: the node resyncing a new array stops (SIGTERM, or dies with
+     * SIGKILL) half-way; another node takes its remaining chunks over and finishes the resync
+     * from where it stopped, not from the start.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"stop", "kill"})
+    void switchResync_resyncingNodeGoes_anotherFinishesFromWhereItStopped(String how) throws Exception {
+        List<Path> paths = createClustered(192 * MIB, "--bitmap-chunk=4M");
+        Coordinator c = coordinator();
+        Daemon first = node(c, 1, paths, "--speed-limit-max", "10000", "--speed-limit-min", "10000");
+        Daemon second = node(c, 2, paths);
+        // Half-way, and long enough after the start that the bitmap daemon has cleared the first chunks.
+        await().atMost(Duration.ofSeconds(60)).until(() -> first.status().get("sync").get("doneSectors").asLong()
+                > 100 * MIB / 512);
+        if (how.equals("stop")) {
+            assertThat(first.terminate()).isZero();
+        } else {
+            first.kill9();
+        }
+        Pattern tookOver = Pattern.compile("took over (\\d+) dirty chunk\\(s\\) of slot 0;");
+        long[] left = {-1};
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            Matcher m = tookOver.matcher(second.logText());
+            if (m.find()) {
+                left[0] = Long.parseLong(m.group(1));
+            }
+            return left[0] >= 0;
+        });
+        assertThat(left[0]).as("chunks the first node had not resynced, of 48").isBetween(1L, 47L);
+        second.awaitIdle();
+        assertThat(second.logText()).contains("resync of " + left[0] + " chunk(s) started");
+        assertThat(second.check()).isZero();
+    }
+
+    /** A writer and reader on every node for {@code seconds}; the client's process, its history in {@code out}. */
+    private Process historyClient(List<Daemon> nodes, int seconds, Path out, Path control) throws Exception {
+        Process client = new ProcessBuilder("/usr/bin/python3", CLIENT.toString(), "--uris",
+                String.join(",", nodes.stream().map(Daemon::nbdUri).toList()), "--blocks", "4096", "--seconds",
+                Integer.toString(seconds), "--seed", "5", "--out", out.toString(), "--control-dir",
+                Files.createDirectories(control).toString()).redirectErrorStream(true)
+                .redirectOutput(out.resolveSibling(out.getFileName() + ".log").toFile()).start();
+        running.add(() -> {
+            client.destroyForcibly();
+            client.waitFor(10, TimeUnit.SECONDS);
+        });
+        return client;
+    }
+
+    /**
+     * The coordinator is killed and started again within the nodes' session timeout: the nodes ride
+     * it out (ZooKeeper keeps their sessions), no I/O fails and no slot is recovered.
+     */
+    @Test
+    void coordinatorRestartedWithinSessionTimeout_noDisruption() throws Exception {
+        List<Path> paths = createClustered(64 * MIB, "--assume-clean");
+        Coordinator c = coordinator();
+        List<Daemon> nodes = List.of(node(c, 1, paths, "--lock-session-timeout", "10"),
+                node(c, 2, paths, "--lock-session-timeout", "10"));
+        Path out = dir.resolve("restart.jsonl");
+        Process client = historyClient(nodes, 12, out, dir.resolve("control-restart"));
+        Thread.sleep(3000);
+        c.kill9();
+        c.startProcess();
+        assertThat(client.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String log = Files.readString(out.resolveSibling(out.getFileName() + ".log"));
+        assertThat(client.exitValue()).as(log).isZero();
+        assertThat(log).contains("failed=0");
+        HistoryChecker.Report report = HistoryChecker.check(History.load(out));
+        assertThat(report.ok()).as(report.describe(20)).isTrue();
+        for (Daemon d : nodes) {
+            assertThat(d.alive()).isTrue();
+            assertThat(d.logText()).doesNotContain("is gone; recovering", "fenced");
+            assertThat(d.status().get("cluster").get("lockHealth").asText()).isEqualTo("ok");
+        }
+    }
+
+    /**
+     * The coordinator is gone for longer than the session timeout: every node fences itself before
+     * its session can expire (member I/O stops, NBD requests fail rather than hang, the daemon exits
+     * 75 for its supervisor), and once the coordinator is back the restarted nodes rejoin, recover
+     * the slots the old incarnations left dirty, and serve the data acknowledged before.
+     */
+    @Test
+    void coordinatorGonePastSessionTimeout_nodesSelfFence_thenRejoinAndRecover() throws Exception {
+        List<Path> paths = createClustered(64 * MIB, "--assume-clean");
+        Coordinator c = coordinator();
+        List<Daemon> nodes = List.of(node(c, 1, paths), node(c, 2, paths));
+        Path out = dir.resolve("fence.jsonl");
+        Process client = historyClient(nodes, 60, out, dir.resolve("control-fence"));
+        Thread.sleep(3000);
+        c.kill9();
+        long t0 = System.nanoTime();
+        for (Daemon d : nodes) {
+            assertThat(d.waitFor(20)).as(d.logText()).isEqualTo(75);
+        }
+        long fencedMs = (System.nanoTime() - t0) / 1_000_000;
+        System.out.println("both nodes fenced and exited " + fencedMs + " ms after the coordinator died");
+        for (Daemon d : nodes) {
+            assertThat(d.logText()).contains("lost the lock manager", "member I/O stops now");
+        }
+        c.startProcess();
+        List<Daemon> back = List.of(node(c, 1, paths), node(c, 2, paths));
+        // The old incarnations' slots are recovered once their sessions are gone: then the two nodes
+        // see only each other.
+        await().atMost(Duration.ofSeconds(60)).until(() -> back.get(0).status().get("cluster").get("nodes").size() == 2
+                && back.get(1).status().get("cluster").get("nodes").size() == 2);
+        for (Daemon d : back) {
+            d.awaitIdle();
+        }
+        long recoveredAt = System.nanoTime();
+        Files.writeString(dir.resolve("control-fence").resolve("recovered-0"), "1");
+        Files.writeString(dir.resolve("control-fence").resolve("recovered-1"), "1");
+        Files.writeString(dir.resolve("control-fence").resolve("stop"), "");
+        assertThat(client.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        Processes.Result fin = Processes.run(List.of("/usr/bin/python3", CLIENT.toString(), "--final-read", "--uris",
+                String.join(",", back.stream().map(Daemon::nbdUri).toList()), "--blocks", "4096", "--out",
+                out.toString()));
+        assertThat(fin.exitCode()).as(fin.stdout() + fin.stderr()).isZero();
+        History h = History.load(out);
+        // Fenced nodes' unfinished writes are settled once the restarted nodes recovered their slots.
+        h.recovered(0, recoveredAt).recovered(1, recoveredAt);
+        HistoryChecker.Report report = HistoryChecker.check(h);
+        assertThat(report.ok()).as(report.describe(20)).isTrue();
+        assertThat(back.get(0).check()).isZero();
+    }
+
     /** Chunks set in node slot {@code slot}'s bitmap on a member file (what mdadm -X counts as dirty). */
     static long dirtyChunksOfSlot(Path member, int slot) throws Exception {
         MemberMetadata m = MemberMetadataReader.read(member);

@@ -126,6 +126,11 @@ final class Daemon implements AutoCloseable {
         return process.exitValue();
     }
 
+    /** Waits for the daemon to exit by itself; its exit code, or -1 if it still runs after {@code seconds}. */
+    int waitFor(int seconds) throws InterruptedException {
+        return process.waitFor(seconds, TimeUnit.SECONDS) ? process.exitValue() : -1;
+    }
+
     boolean alive() {
         return process.isAlive();
     }
