@@ -717,6 +717,11 @@ public final class MdArray implements AutoCloseable {
         return sync.mismatches();
     }
 
+    /** True while chunks wait for a resync or one runs (md's recovery_cp below MaxSector, with a bitmap: NEEDED bits). */
+    public boolean syncPending() {
+        return !sync.nothingPending();
+    }
+
     /** Check/repair passes completed so far (lets a caller wait for the one it started). */
     public long checksCompleted() {
         return sync.checksCompleted();

@@ -95,13 +95,24 @@ public final class ClusterMembership implements AutoCloseable {
     public static ClusterMembership join(String lockUri, String nodeName, MdSuperblock reference, int slotCount,
                                          String clusterName, Duration sessionTimeout, Duration joinTimeout,
                                          Runnable onFenced) throws JoinException {
-        String uuid = MdSuperblock.mdadmUuid(reference.setUuid());
         LockManager manager;
         try {
             manager = open(lockUri, nodeName, sessionTimeout);
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new JoinException("cannot use lock manager '" + lockUri + "': " + e.getMessage(), e);
         }
+        return join(manager, lockUri, nodeName, reference, slotCount, clusterName, joinTimeout, onFenced);
+    }
+
+    /**
+     * Step 2 on a lock manager that is already open (the in-process {@code local} one of the mini
+     * cluster, or one from {@link LockManagers}); {@code where} names it in errors.
+     */
+    public static ClusterMembership join(LockManager manager, String where, String nodeName, MdSuperblock reference,
+                                         int slotCount, String clusterName, Duration joinTimeout, Runnable onFenced)
+            throws JoinException {
+        String lockUri = where;
+        String uuid = MdSuperblock.mdadmUuid(reference.setUuid());
         manager.addListener(new LockManagerListener() {
             @Override
             public void selfFenced(String reason) {
