@@ -89,7 +89,10 @@ public final class ClusterNode {
      *       (md's {@code gather_all_resync_info}); free ones noted;</li>
      *   <li>NODE_JOINED, so every node watches our slot; token released;</li>
      *   <li>{@code no-new-dev} CR and {@code resync} NL;</li>
-     *   <li>messages are processed from now on.</li>
+     *   <li>messages are processed from the moment ack CR is held (right after step 1, as md
+     *       starts its receive thread first): a node sending meanwhile holds the token and waits
+     *       for our acknowledgement, so a join that waited for the token before receiving would
+     *       wait for itself.</li>
      * </ol>
      * Nothing is written to a member before step 3 holds the slot. Free slots left dirty by a node
      * that died alone are taken over by {@link #recoverAbandonedSlots}, once the array runs.
@@ -100,7 +103,13 @@ public final class ClusterNode {
                                                       Timeouts timeouts, Consumer<String> log) {
         ClusterNode node = new ClusterNode(lockspace, nodes, Objects.requireNonNull(events, "events"), timeouts, log);
         return node.channel.open()                                                            // 1.
-                .thenCompose(v -> node.channel.acquireToken())                                // 2.
+                .thenCompose(v -> {
+                    // Holding ack CR, we must process messages from now on (md starts its receive
+                    // thread before it takes ack): a node sending now waits for our acknowledgement
+                    // while it holds the token we are about to ask for.
+                    node.channel.startReceiving(node::dispatch);                              // 7.
+                    return node.channel.acquireToken();                                       // 2.
+                })
                 .thenCompose(hold -> SlotClaim.claimFirstFree(lockspace, nodes, timeouts.step())   // 3.
                         .thenCompose(claim -> {
                             node.slot = claim;
@@ -120,7 +129,6 @@ public final class ClusterNode {
                 .thenCompose(free -> node.holdSharedLocks().thenApply(v -> free))             // 6.
                 .thenApply(free -> {
                     node.freeAtJoin = Set.copyOf(free);
-                    node.channel.startReceiving(node::dispatch);                              // 7.
                     log.accept("cluster: joined as slot " + node.slot.slot() + " of " + nodes);
                     return node;
                 });
