@@ -43,6 +43,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The mini cluster: N nodes of one clustered RAID1 in one JVM, each a real {@link MdArray} on its
@@ -79,9 +80,14 @@ class MiniClusterSimulationTest {
         final ClusterMembership membership;
         final MdArray array;
         final List<MemberDevice> devices = new ArrayList<>();
-        final ExecutorService io = Executors.newFixedThreadPool(8);
+        final ExecutorService io;
 
         Node(int id, int incarnation) throws Exception {
+            this(id, incarnation, 8);
+        }
+
+        Node(int id, int incarnation, int ioThreads) throws Exception {
+            this.io = Executors.newFixedThreadPool(ioThreads);
             this.id = id;
             this.manager = locks.join("n" + id + "-" + incarnation);
             AssemblyPlan first = plan();
@@ -246,6 +252,53 @@ class MiniClusterSimulationTest {
                 SEED, STEPS, writes, reads, crashes, restarts);
         assertThat(crashes).isPositive();
         assertThat(restarts).isPositive();
+    }
+
+    /**
+     * md-cluster's limit is the slot count given at create: 32 nodes join an array created with
+     * --nodes=32 (each in its own slot), the 33rd is refused with an error naming the slot count; a
+     * write on every node reads back on the next one; a crash is recovered by one of 31 survivors.
+     */
+    @Test
+    void thirtyTwoNodes_eachGetsASlot_theThirtyThirdIsRefused_writesVisibleEverywhere() throws Exception {
+        members = io.clustermd.md.MemberFiles.sparse(dir, "w-", 2, 16 * MIB);
+        List<String> args = new ArrayList<>(List.of("create", "--level=1", "--raid-devices=2", "--bitmap=clustered",
+                "--nodes=32", "--bitmap-chunk=1M", "--assume-clean", "--home-cluster=sim", "--name=wide"));
+        members.forEach(p -> args.add(p.toString()));
+        StringWriter err = new StringWriter();
+        assertThat(ClusterCtl.run(args.toArray(String[]::new), new PrintWriter(new StringWriter()),
+                new PrintWriter(err))).as(err.toString()).isZero();
+        List<Node> wide = new ArrayList<>();
+        try {
+            for (int i = 0; i < 32; i++) {
+                wide.add(new Node(i, 0, 2));
+            }
+            assertThat(wide.stream().map(n -> n.membership.slot()).distinct().count()).isEqualTo(32);
+            assertThatThrownBy(() -> new Node(32, 0, 2))
+                    .hasMessageContaining("all 32 node slots of the array are held");
+            for (int i = 0; i < 32; i++) {
+                wide.get(i).array.write(blockImage(i, 1000 + i), (long) i * BLOCK, false).join();
+            }
+            for (int i = 0; i < 32; i++) {
+                ByteBuffer buf = ByteBuffer.allocateDirect(BLOCK);
+                wide.get((i + 1) % 32).array.read(buf, (long) i * BLOCK).join();
+                assertThat(idOf(buf, i)).isEqualTo(1000 + i);
+            }
+            Node victim = wide.remove(7);
+            victim.crash();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (wide.stream().anyMatch(n -> n.membership.status().nodes().size() != 31)) {
+                assertThat(System.nanoTime()).as("31 survivors see each other").isLessThan(deadline);
+                Thread.sleep(50);
+            }
+            for (Node n : wide) {
+                assertThat(n.membership.status().nodes()).hasSize(31);
+            }
+        } finally {
+            for (Node n : wide) {
+                n.stop();
+            }
+        }
     }
 
     private CompletableFuture<Void> write(Node n, long block) {
