@@ -59,11 +59,14 @@ public final class ClusterMembership implements AutoCloseable {
     private final int slotCount;
     private final String nodeName;
     private final String clusterName;
-    private volatile String health = "ok";
+    /** "ok", or what happened to this node's lock manager (set by its listener). */
+    private final java.util.concurrent.atomic.AtomicReference<String> health;
     private final RequestRate rate = new RequestRate();
 
     private ClusterMembership(LockManager manager, Lockspace lockspace, ClusterNode node, ClusterArrayEvents events,
-                              int slotCount, String nodeName, String clusterName) {
+                              int slotCount, String nodeName, String clusterName,
+                              java.util.concurrent.atomic.AtomicReference<String> health) {
+        this.health = health;
         this.manager = manager;
         this.lockspace = lockspace;
         this.node = node;
@@ -113,9 +116,11 @@ public final class ClusterMembership implements AutoCloseable {
             throws JoinException {
         String lockUri = where;
         String uuid = MdSuperblock.mdadmUuid(reference.setUuid());
+        java.util.concurrent.atomic.AtomicReference<String> health = new java.util.concurrent.atomic.AtomicReference<>("ok");
         manager.addListener(new LockManagerListener() {
             @Override
             public void selfFenced(String reason) {
+                health.set("fenced: " + reason);
                 log.error("cluster: lost the lock manager ({}): member I/O stops now; other nodes will recover"
                         + " this node's slot", reason);
                 onFenced.run();
@@ -130,7 +135,7 @@ public final class ClusterMembership implements AutoCloseable {
                     ClusterMembership::logLine).get(joinTimeout.toMillis(), TimeUnit.MILLISECONDS);
             log.info("cluster: node {} ({}) joined array {} in slot {} of {}", nodeName, manager.nodeId(), uuid,
                     node.slot(), slotCount);
-            return new ClusterMembership(manager, lockspace, node, events, slotCount, nodeName, clusterName);
+            return new ClusterMembership(manager, lockspace, node, events, slotCount, nodeName, clusterName, health);
         } catch (ExecutionException e) {
             close(manager, lockspace);
             Throwable cause = MessageChannel.unwrap(e);
@@ -211,10 +216,6 @@ public final class ClusterMembership implements AutoCloseable {
         });
     }
 
-    /** The lock manager was lost: shown in status until the daemon restarts. */
-    public void markFenced(String why) {
-        health = "fenced: " + why;
-    }
 
     /** Resync windows of other nodes: what this node's sync status shows as remote. */
     public Map<Integer, ResyncInfoCodec.Window> remoteWindows() {
@@ -250,7 +251,7 @@ public final class ClusterMembership implements AutoCloseable {
                     w == null ? null : w.lo(), w == null ? null : w.hi()));
         }
         long requests = lockspace.requestsSent();
-        return new ClusterStatus(clusterName, node.slot(), slotCount, nodes, manager.backend(), health,
+        return new ClusterStatus(clusterName, node.slot(), slotCount, nodes, manager.backend(), health.get(),
                 node.channel().messagesSent(), node.channel().messagesReceived(), requests,
                 rate.perSecond(requests, System.nanoTime()));
     }

@@ -157,13 +157,7 @@ class MiniClusterSimulationTest {
 
     @Test
     void randomWritesCrashesAndRestarts_contractHolds_legsIdenticalWhenQuiet() throws Exception {
-        members = io.clustermd.md.MemberFiles.sparse(dir, "m-", 2, 24 * MIB);
-        List<String> args = new ArrayList<>(List.of("create", "--level=1", "--raid-devices=2", "--bitmap=clustered",
-                "--nodes=8", "--bitmap-chunk=64K", "--assume-clean", "--home-cluster=sim", "--name=sim"));
-        members.forEach(p -> args.add(p.toString()));
-        StringWriter err = new StringWriter();
-        assertThat(ClusterCtl.run(args.toArray(String[]::new), new PrintWriter(new StringWriter()),
-                new PrintWriter(err))).as(err.toString()).isZero();
+        members = createClustered("m-", 24 * MIB, "--nodes=8", "--bitmap-chunk=64K", "--name=sim");
         MdSuperblock sb = MemberMetadataReader.read(members.get(0)).superblock();
         dataOffset = sb.dataOffset() * 512;
         blocks = (int) Math.min(2048, sb.size() * 512 / BLOCK);   // 8 MiB: 128 bitmap chunks, shared by all
@@ -261,13 +255,7 @@ class MiniClusterSimulationTest {
      */
     @Test
     void thirtyTwoNodes_eachGetsASlot_theThirtyThirdIsRefused_writesVisibleEverywhere() throws Exception {
-        members = io.clustermd.md.MemberFiles.sparse(dir, "w-", 2, 16 * MIB);
-        List<String> args = new ArrayList<>(List.of("create", "--level=1", "--raid-devices=2", "--bitmap=clustered",
-                "--nodes=32", "--bitmap-chunk=1M", "--assume-clean", "--home-cluster=sim", "--name=wide"));
-        members.forEach(p -> args.add(p.toString()));
-        StringWriter err = new StringWriter();
-        assertThat(ClusterCtl.run(args.toArray(String[]::new), new PrintWriter(new StringWriter()),
-                new PrintWriter(err))).as(err.toString()).isZero();
+        members = createClustered("w-", 16 * MIB, "--nodes=32", "--bitmap-chunk=1M", "--name=wide");
         List<Node> wide = new ArrayList<>();
         try {
             for (int i = 0; i < 32; i++) {
@@ -299,6 +287,19 @@ class MiniClusterSimulationTest {
                 n.stop();
             }
         }
+    }
+
+    /** Two member files of {@code bytes} made into a clustered RAID1 by {@code clusterctl create --assume-clean}. */
+    private List<Path> createClustered(String prefix, long bytes, String... options) {
+        List<Path> paths = io.clustermd.md.MemberFiles.sparse(dir, prefix, 2, bytes);
+        List<String> args = new ArrayList<>(List.of("create", "--level=1", "--raid-devices=2", "--bitmap=clustered",
+                "--assume-clean", "--home-cluster=sim"));
+        args.addAll(List.of(options));
+        paths.forEach(p -> args.add(p.toString()));
+        StringWriter err = new StringWriter();
+        assertThat(ClusterCtl.run(args.toArray(String[]::new), new PrintWriter(new StringWriter()),
+                new PrintWriter(err))).as(err.toString()).isZero();
+        return paths;
     }
 
     private CompletableFuture<Void> write(Node n, long block) {
