@@ -38,6 +38,11 @@ public final class ClusterArrayEvents implements ClusterNode.ArrayEvents {
     }
 
     @Override
+    public CompletableFuture<Boolean> slotDirty(int slot) {
+        return array.thenCompose(a -> a.slotBits(slot)).thenApply(bits -> !bits.isEmpty());
+    }
+
+    @Override
     public void resyncNeeded(long chunks) {
         // BitmapSlots.takeOver has asked the sync thread already; the resync waits for the lock.
         log.accept("cluster: " + chunks + " chunk(s) to resync once the 'resync' lock is ours");

@@ -178,14 +178,19 @@ public final class PeerWatch {
 
     /**
      * At join, after the token is released: a slot found free may hold the bits of a node that died
-     * before anyone was there to recover it. Take it (PW|NOQUEUE: a node joining it now wins) and
-     * recover it if it is dirty.
+     * before anyone was there to recover it. 1. Read its bits without the lock: clean → nothing to
+     * do, and the lock is never touched (so a node joining meanwhile, which claims slots with
+     * NOQUEUE, never finds a free slot held by us and skips it). 2. Dirty → take it (PW|NOQUEUE: a
+     * node joining it now wins) and recover it.
      */
     CompletableFuture<Void> takeOverIfDirty(Set<Integer> freeSlots) {
         CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
         for (int slot : freeSlots) {
-            chain = chain.thenCompose(v -> {
-                LockHandle h = lockspace.newLock(ClusterLocks.bitmap(slot));
+            chain = chain.thenCompose(v -> takeover.slotDirty(slot).exceptionally(e -> true)).thenCompose(dirty -> {  // 1.
+                if (!dirty) {
+                    return CompletableFuture.completedFuture(null);
+                }
+                LockHandle h = lockspace.newLock(ClusterLocks.bitmap(slot));                     // 2.
                 return h.lock(LockMode.PW, stepTimeout, LockFlag.NOQUEUE, LockFlag.VALBLK).thenCompose(r -> {
                     if (!r.granted()) {
                         return CompletableFuture.completedFuture(null);   // a node joined it meanwhile

@@ -16,4 +16,14 @@ public interface SlotTakeover {
      * a resync, which the array starts.
      */
     CompletableFuture<Long> takeOver(int slot);
+
+    /**
+     * Whether slot {@code slot} has any dirty bit on the members, read without its lock (md's
+     * {@code get_bitmap_from_slot}, as {@code load_bitmaps} looks before it recovers). A slot that
+     * reads clean while its lock is free has nothing to recover; one that reads dirty is then taken
+     * under its lock. The default says dirty, so a caller always falls back to taking the lock.
+     */
+    default CompletableFuture<Boolean> slotDirty(int slot) {
+        return CompletableFuture.completedFuture(true);
+    }
 }
