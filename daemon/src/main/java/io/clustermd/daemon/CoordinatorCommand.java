@@ -3,6 +3,7 @@ package io.clustermd.daemon;
 import org.apache.zookeeper.server.ServerConfig;
 import org.apache.zookeeper.server.ZooKeeperServerMain;
 import org.apache.zookeeper.server.quorum.QuorumPeerConfig;
+import org.apache.zookeeper.server.quorum.QuorumPeerMain;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -15,14 +16,20 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * {@code clustermd coordinator}: runs one embedded ZooKeeper server in this process, for the
- * {@code zookeeper} lock backend on a single machine (or a small lab). It listens on loopback
- * unless told otherwise; a real deployment points {@code --lock} at a ZooKeeper ensemble instead.
+ * {@code zookeeper} lock backend: alone (a single machine, a small lab), or with {@code --id} and
+ * {@code --server} as one member of an ensemble of three or five, which rides out the loss of a
+ * server (ZooKeeper's {@code server.N} and {@code myid}). It listens on loopback unless told
+ * otherwise; a deployment may also point {@code --lock} at an existing ZooKeeper ensemble.
  */
 @Command(name = "coordinator", mixinStandardHelpOptions = true,
         description = {"Run an embedded ZooKeeper server for the zookeeper lock backend.",
@@ -46,16 +53,105 @@ public final class CoordinatorCommand implements Callable<Integer> {
             description = "ZooKeeper tick; session timeouts are clamped to 2..20 ticks (default ${DEFAULT-VALUE})")
     int tickMs;
 
+    @Option(names = "--id", paramLabel = "N",
+            description = "this server's number in an ensemble (ZooKeeper's myid); needs --server for every member")
+    Integer id;
+
+    @Option(names = "--server", paramLabel = "N=HOST:PEER_PORT:ELECTION_PORT",
+            description = "a member of the ensemble, as ZooKeeper's server.N (repeat for each, this one included); "
+                    + "three or five servers ride out the loss of one or two")
+    List<String> servers = new ArrayList<>();
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     private final CountDownLatch started = new CountDownLatch(1);
     private volatile Embedded server;
 
+    /** A server that runs until stopped: one alone, or a member of an ensemble. */
+    private interface Embedded {
+        void stop();
+    }
+
     /** ZooKeeperServerMain with its shutdown reachable. */
-    private static final class Embedded extends ZooKeeperServerMain {
-        void stop() {
+    private static final class Standalone extends ZooKeeperServerMain implements Embedded {
+        @Override
+        public void stop() {
             shutdown();
+        }
+    }
+
+    /** QuorumPeerMain: one server of an ensemble (leader election, quorum writes). */
+    private static final class EnsembleMember extends QuorumPeerMain implements Embedded {
+        @Override
+        public void stop() {
+            close();
+        }
+    }
+
+    /** {@code --server N=HOST:PEER_PORT:ELECTION_PORT}, checked. */
+    record Member(int id, String host, int peerPort, int electionPort) {
+        static Member parse(String spec) {
+            Matcher m = Pattern.compile("(\\d+)=([^:=\\s]+):(\\d+):(\\d+)").matcher(spec);
+            if (!m.matches()) {
+                throw new IllegalArgumentException("--server " + spec + " is not N=HOST:PEER_PORT:ELECTION_PORT"
+                        + " (e.g. 1=10.0.0.1:2888:3888)");
+            }
+            int id = Integer.parseInt(m.group(1));
+            int peer = Integer.parseInt(m.group(3));
+            int election = Integer.parseInt(m.group(4));
+            if (id < 1 || id > 255 || peer < 1 || peer > 65535 || election < 1 || election > 65535 || peer == election) {
+                throw new IllegalArgumentException("--server " + spec + ": the number must be 1..255 and the two ports "
+                        + "different, 1..65535");
+            }
+            return new Member(id, m.group(2), peer, election);
+        }
+    }
+
+    /** The ensemble from --id and --server, or empty for a standalone server; refuses inconsistent options. */
+    private List<Member> ensemble() {
+        if (id == null && servers.isEmpty()) {
+            return List.of();
+        }
+        if (id == null || servers.isEmpty()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "an ensemble needs both --id (this server's "
+                    + "number) and --server for every member; a single coordinator needs neither");
+        }
+        List<Member> members = new ArrayList<>();
+        try {
+            for (String sv : servers) {
+                members.add(Member.parse(sv));
+            }
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        if (members.stream().map(Member::id).distinct().count() != members.size()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--server numbers must be distinct: " + servers);
+        }
+        if (members.stream().noneMatch(m -> m.id() == id)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--id " + id + " is not among the --server "
+                    + "numbers " + members.stream().map(Member::id).toList());
+        }
+        if (members.size() < 3) {
+            LOG.warn("coordinator: an ensemble of {} server(s) stops when any one is lost; use 3 or 5", members.size());
+        }
+        return members;
+    }
+
+    /**
+     * ZooKeeper's myid file: written on first start; a data directory that belongs to another
+     * server number is refused (its transaction log is that server's).
+     */
+    private void checkMyid() throws IOException {
+        Path myid = dataDir.resolve("myid");
+        if (Files.exists(myid)) {
+            String found = Files.readString(myid).trim();
+            if (!found.equals(Integer.toString(id))) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--data-dir " + dataDir + " belongs to "
+                        + "ensemble server " + found + ", not --id " + id + "; give each server its own directory");
+            }
+        } else {
+            Files.writeString(myid, id + "\n");
         }
     }
 
@@ -76,6 +172,7 @@ public final class CoordinatorCommand implements Callable<Integer> {
         if (!Files.isWritable(dataDir)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--data-dir " + dataDir + " is not writable");
         }
+        List<Member> members = ensemble();
         InetAddress address = InetAddress.getByName(bind);
         try (ServerSocket probe = new ServerSocket()) {
             probe.setReuseAddress(true);
@@ -95,25 +192,49 @@ public final class CoordinatorCommand implements Callable<Integer> {
         p.setProperty("maxClientCnxns", "0");
         p.setProperty("autopurge.snapRetainCount", "3");
         p.setProperty("autopurge.purgeInterval", "1");
+        if (!members.isEmpty()) {
+            checkMyid();
+            // a follower has initLimit ticks to load the leader's state and syncLimit to keep up
+            p.setProperty("initLimit", "10");
+            p.setProperty("syncLimit", "5");
+            for (Member m : members) {
+                p.setProperty("server." + m.id(), m.host() + ":" + m.peerPort() + ":" + m.electionPort());
+            }
+        }
         QuorumPeerConfig qpc = new QuorumPeerConfig();
         qpc.parseProperties(p);
-        ServerConfig config = new ServerConfig();
-        config.readFrom(qpc);
-        Embedded zk = new Embedded();
+        String where = address.getHostAddress() + ":" + port;
+        if (members.isEmpty()) {
+            ServerConfig config = new ServerConfig();
+            config.readFrom(qpc);
+            Standalone zk = new Standalone();
+            runUntilStopped(zk, () -> zk.runFromConfig(config), "ZooKeeper " + org.apache.zookeeper.Version.getFullVersion()
+                    + " serving on " + where + ", data in " + dataDir + "; daemons use --lock zk://" + where + "/clustermd");
+        } else {
+            EnsembleMember zk = new EnsembleMember();
+            runUntilStopped(zk, () -> zk.runFromConfig(qpc), "ZooKeeper " + org.apache.zookeeper.Version.getFullVersion()
+                    + " ensemble server " + id + " of " + members.size() + " serving on " + where + ", data in " + dataDir
+                    + "; daemons list every server: --lock zk://HOST:PORT,HOST:PORT,.../clustermd");
+        }
+        return 0;
+    }
+
+    private interface ServerRun {
+        void run() throws Exception;
+    }
+
+    private void runUntilStopped(Embedded zk, ServerRun run, String banner) throws Exception {
         server = zk;
         Thread hook = new Thread(zk::stop, "coordinator-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        String where = address.getHostAddress() + ":" + port;
-        LOG.info("coordinator: ZooKeeper {} serving on {}, data in {}; daemons use --lock zk://{}/clustermd",
-                org.apache.zookeeper.Version.getFullVersion(), where, dataDir, where);
+        LOG.info("coordinator: {}", banner);
         started.countDown();
-        zk.runFromConfig(config); // blocks until shutdown
+        run.run(); // blocks until shutdown
         try {
             Runtime.getRuntime().removeShutdownHook(hook);
         } catch (IllegalStateException shuttingDown) {
             // the hook is running
         }
-        return 0;
     }
 
     /** Stops a running coordinator (for tests and embedding). */

@@ -49,6 +49,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * {@code clustermd run}: assembles one array from its members and serves it over NBD until stopped
@@ -128,6 +129,17 @@ public final class RunCommand implements Callable<Integer> {
             description = "how long joining the cluster may take, lock manager connection included (default: ${DEFAULT-VALUE})")
     int joinTimeout = 60;
 
+    @Option(names = "--on-fence", paramLabel = "ACTION",
+            description = {"what a node that lost its lock manager does once its member I/O has stopped: rejoin (wait"
+                    + " for the lock manager, join again as a new member and serve again; NBD clients reconnect) or"
+                    + " exit (status 75, for a supervisor that restarts it) (default: ${DEFAULT-VALUE})"})
+    String onFence = "rejoin";
+
+    @Option(names = "--rejoin-timeout", paramLabel = "SECONDS",
+            description = "how long a fenced node keeps trying to rejoin before it exits with status 75"
+                    + " (default: ${DEFAULT-VALUE})")
+    int rejoinTimeout = 600;
+
     @Option(names = "--fault-dir", paramLabel = "DIR", hidden = true,
             description = "fault injection for tests: a file named after a member switches its faults")
     Path faultDir;
@@ -135,18 +147,120 @@ public final class RunCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    private final CountDownLatch stopRequested = new CountDownLatch(1);
-    private final AtomicBoolean stopped = new AtomicBoolean();
-    private final AtomicBoolean serving = new AtomicBoolean(true);
+    /**
+     * One membership of the node, from its join to its stop or fence; a rejoin after a fence is a
+     * new round with new members, array and NBD server, so nothing of the fenced one is reused.
+     *
+     * @param fenced why this round may no longer touch the members (it lost its lock manager), or null
+     */
+    private record Round(CountDownLatch stopRequested, AtomicReference<String> fenced, AtomicBoolean stopped,
+                         AtomicBoolean serving) {
+        Round() {
+            this(new CountDownLatch(1), new AtomicReference<>(), new AtomicBoolean(), new AtomicBoolean(true));
+        }
+    }
+
+    private volatile Round round = new Round();
+    /** SIGTERM/SIGINT or a JVM shutdown: no rejoin after the current round. */
+    private volatile boolean terminating;
     private volatile NbdServer nbdServer;
     private volatile MdArray mdArray;
-    /** Why this node may no longer touch the members (it lost its lock manager), or null. */
-    private volatile String fencedBecause;
-    /** {@code EX_TEMPFAIL}: the node was fenced; a supervisor restarts it and it joins again. */
+    /** {@code EX_TEMPFAIL}: the node was fenced (and did not rejoin); a supervisor may restart it. */
     static final int EXIT_FENCED = 75;
 
     @Override
     public Integer call() throws Exception {
+        if (!onFence.equals("rejoin") && !onFence.equals("exit")) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--on-fence is rejoin or exit, got '"
+                    + onFence + "'");
+        }
+        // SIGTERM/SIGINT are handled, not left to the JVM's shutdown: the main thread stops the array
+        // and the process exits 0 after a clean stop (a JVM shutdown would exit 143 and race the stop).
+        CountDownLatch done = new CountDownLatch(1);
+        for (String sig : List.of("TERM", "INT")) {
+            sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> terminate());
+        }
+        // Any other way the JVM goes down (System.exit elsewhere, SIGHUP): still stop cleanly first.
+        Thread hook = new Thread(() -> {
+            terminate();
+            try {
+                done.await(60, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "clustermd-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            int rc = serveOnce();
+            if (rc != EXIT_FENCED || onFence.equals("exit")) {
+                return rc;
+            }
+            return rejoin();
+        } finally {
+            done.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running
+            }
+        }
+    }
+
+    private void terminate() {
+        terminating = true;
+        round.stopRequested().countDown();
+    }
+
+    /**
+     * After a fence: join again as a new member (md-cluster's node after its DLM recovery), until
+     * it works, a stop is asked for, or {@code --rejoin-timeout} passes. Each try is a whole start
+     * (lock manager, join, members, NBD), bounded by {@code --join-timeout}; between tries 1, 2, 4,
+     * up to 10 s.
+     */
+    private int rejoin() throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(rejoinTimeout);
+        long backoffMs = 1000;
+        int tries = 0;
+        while (!terminating) {
+            if (System.nanoTime() > deadline) {
+                log.error("could not rejoin within --rejoin-timeout {} s ({} tries); exiting with {} for a supervisor",
+                        rejoinTimeout, tries, EXIT_FENCED);
+                return EXIT_FENCED;
+            }
+            Round pause = new Round();
+            round = pause;                       // a SIGTERM now ends the pause and the loop
+            if (terminating) {
+                return 0;
+            }
+            pause.stopRequested().await(backoffMs, TimeUnit.MILLISECONDS);
+            if (terminating) {
+                return 0;
+            }
+            tries++;
+            log.warn("fenced node: rejoining the array as a new member (try {}, lock manager {})", tries, lock);
+            round = new Round();
+            int rc = serveOnce();
+            if (rc != EXIT_FENCED && rc != 1) {
+                return rc;                       // served, then stopped cleanly
+            }
+            if (terminating) {
+                return 0;
+            }
+            if (rc == EXIT_FENCED) {
+                // it served, then was fenced again: a new series of tries
+                deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(rejoinTimeout);
+                backoffMs = 1000;
+                tries = 0;
+            } else {
+                backoffMs = Math.min(backoffMs * 2, 10_000);   // the lock manager (or the join) is not back yet
+            }
+        }
+        return 0;
+    }
+
+    /** One round: join (clustered), assemble, serve until stopped or fenced. 0, 1 (failed to start) or 75. */
+    private int serveOnce() throws Exception {
+        Round r = round;
         List<Path> paths = members.stream().map(p -> p.toAbsolutePath().normalize()).toList();
         List<MemberMetadata> metadata = new ArrayList<>();
         for (Path p : paths) {
@@ -186,9 +300,9 @@ public final class RunCommand implements Callable<Integer> {
             return fail("--buffered cannot be used with a clustered array: other nodes would not see what this"
                     + " node's page cache holds; drop --buffered");
         }
-        if (lockSessionTimeout < 1 || lockSessionTimeout > 60 || joinTimeout < 1) {
-            throw new CommandLine.ParameterException(spec.commandLine(),
-                    "--lock-session-timeout must be 1..60 and --join-timeout at least 1 (seconds)");
+        if (lockSessionTimeout < 1 || lockSessionTimeout > 60 || joinTimeout < 1 || rejoinTimeout < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--lock-session-timeout must be 1..60,"
+                    + " --join-timeout at least 1 and --rejoin-timeout at least 0 (seconds)");
         }
         io.clustermd.daemon.cluster.ClusterMembership membership = null;
         if (clustered) {
@@ -199,7 +313,7 @@ public final class RunCommand implements Callable<Integer> {
                 membership = io.clustermd.daemon.cluster.ClusterMembership.join(lock,
                         nodeName, ref, bitmapSb.nodes(), bitmapSb.clusterName(),
                         java.time.Duration.ofSeconds(lockSessionTimeout), java.time.Duration.ofSeconds(joinTimeout),
-                        () -> fence("lost the lock manager"));
+                        () -> fence(r, "lost the lock manager"));
             } catch (io.clustermd.daemon.cluster.ClusterMembership.JoinException e) {
                 return fail(e.getMessage());
             }
@@ -271,7 +385,7 @@ public final class RunCommand implements Callable<Integer> {
         MdArray array;
         try {
             for (AssemblyPlan.Planned p : plan.members()) {
-                devices.add(open(Path.of(p.metadata().device()), io, memberQueue, faults, presence));
+                devices.add(open(Path.of(p.metadata().device()), io, memberQueue, faults, presence, r));
             }
             BitmapOps bitmap = SlotBitmapOps.forArray(plan, devices, membership == null ? 0 : membership.slot());
             array = MdArray.open(plan, devices, bitmap, new MdArray.Settings(arrayName, InstantSource.system(),
@@ -313,11 +427,11 @@ public final class RunCommand implements Callable<Integer> {
             mdArray = array;
             // clusterctl stop: stop serving and stop the array before answering; exit after the answer.
             ArrayControlAdapter adapter = new ArrayControlAdapter(array,
-                    path -> open(path, io, memberQueue, faults, presence), this::stopServing, 5);
+                    path -> open(path, io, memberQueue, faults, presence, r), this::stopServing, 5);
             if (membership != null) {
                 adapter.clusterStatus(membership::status, membership::remoteWindowCount);
             }
-            controlServer = ControlServer.start(controlPath, adapter, stopRequested::countDown);
+            controlServer = ControlServer.start(controlPath, adapter, r.stopRequested()::countDown);
         } catch (IOException | RuntimeException e) {
             array.stop();
             closeLoops(ring, loops);
@@ -326,30 +440,16 @@ public final class RunCommand implements Callable<Integer> {
         log.info("array {} ({}) running: {} bytes, {} member(s); NBD on {}; control socket {}", arrayName,
                 MdSuperblock.mdadmUuid(ref.setUuid()), array.size(), devices.size(), listeners, controlPath);
 
-        // SIGTERM/SIGINT are handled, not left to the JVM's shutdown: the main thread stops the array
-        // and the process exits 0 after a clean stop (a JVM shutdown would exit 143 and race the stop).
-        CountDownLatch done = new CountDownLatch(1);
-        for (String sig : List.of("TERM", "INT")) {
-            sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> stopRequested.countDown());
-        }
-        // Any other way the JVM goes down (System.exit elsewhere, SIGHUP): still stop cleanly first.
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            stopRequested.countDown();
-            try {
-                done.await(60, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "clustermd-shutdown"));
-        stopRequested.await();
-        shutdown(server, array, controlServer, io, scheduler);
+        r.stopRequested().await();
+        shutdown(server, array, controlServer, io, scheduler, r);
         closeLoops(ring, loops);
         if (membership != null) {
             membership.close();
         }
-        done.countDown();
-        if (fencedBecause != null) {
-            log.error("stopped after being fenced ({}); start the daemon again to rejoin as a new node", fencedBecause);
+        if (r.fenced().get() != null) {
+            log.error("stopped after being fenced ({}); {}", r.fenced().get(), onFence.equals("rejoin") && !terminating
+                    ? "rejoining as a new member once the lock manager answers"
+                    : "start the daemon again to rejoin as a new node");
             return EXIT_FENCED;
         }
         return 0;
@@ -359,14 +459,14 @@ public final class RunCommand implements Callable<Integer> {
      * This node lost its lock manager: its members take no more I/O from now (other nodes are about
      * to recover its slot), requests in flight fail, and the daemon stops.
      */
-    private void fence(String why) {
-        fencedBecause = why;
-        stopRequested.countDown();
+    private static void fence(Round r, String why) {
+        r.fenced().set(why);
+        r.stopRequested().countDown();
     }
 
     /** Stops NBD service and the array (requests in flight finish first); idempotent. */
     private void stopServing() {
-        if (!serving.compareAndSet(true, false)) {
+        if (!round.serving().compareAndSet(true, false)) {
             return;
         }
         log.info("stopping: finishing requests in flight, flushing the bitmap, updating superblocks");
@@ -379,8 +479,8 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     private void shutdown(NbdServer server, MdArray array, ControlServer controlServer, ExecutorService io,
-                          ScheduledExecutorService scheduler) {
-        if (!stopped.compareAndSet(false, true)) {
+                          ScheduledExecutorService scheduler, Round r) {
+        if (!r.stopped().compareAndSet(false, true)) {
             return;
         }
         stopServing();
@@ -399,7 +499,7 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     private MemberDevice open(Path path, ExecutorService io, DirectIoQueue queue, FaultSwitchboard faults,
-                              MemberPresenceWatch presence) throws IOException {
+                              MemberPresenceWatch presence, Round r) throws IOException {
         FileMemberDevice device = MemberDevices.open(path,
                 FileMemberDevice.Options.DEFAULT.withDirect(!buffered).withShared(lock != null), io, queue);
         presence.watch(device.name(), device);
@@ -409,7 +509,7 @@ public final class RunCommand implements Callable<Integer> {
             faults.register(path.toString(), wrapped);
             opened = wrapped;
         }
-        return lock == null ? opened : new io.clustermd.daemon.array.FencedMemberDevice(opened, () -> fencedBecause);
+        return lock == null ? opened : new io.clustermd.daemon.array.FencedMemberDevice(opened, r.fenced()::get);
     }
 
     private int fail(String message) {

@@ -30,8 +30,12 @@ public interface ClusterOperations {
     /** {@code resync_start}: become the one node that resyncs (blocks until it is our turn). */
     void resyncStart() throws InterruptedException;
 
-    /** {@code resync_info_update}: announce the window being resynced ({@code 0,0} ends it). */
-    void resyncInfoUpdate(long low, long high);
+    /**
+     * {@code resync_info_update}: announce the window being resynced ({@code 0,0} ends it).
+     * Completes once every other node holds its writes in the window (their acknowledgements); a
+     * range may be copied only then. One announcement at a time.
+     */
+    CompletableFuture<Void> resyncInfoUpdate(long low, long high);
 
     /** {@code resync_finish}. */
     void resyncFinish();

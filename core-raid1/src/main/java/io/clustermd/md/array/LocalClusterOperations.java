@@ -37,7 +37,8 @@ public final class LocalClusterOperations implements ClusterOperations {
     }
 
     @Override
-    public void resyncInfoUpdate(long low, long high) {
+    public CompletableFuture<Void> resyncInfoUpdate(long low, long high) {
+        return CompletableFuture.completedFuture(null);
     }
 
     @Override

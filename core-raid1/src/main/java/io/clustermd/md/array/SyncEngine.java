@@ -1,10 +1,15 @@
 package io.clustermd.md.array;
 
+import io.clustermd.md.io.AlignedBuffers;
+
 import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
@@ -26,8 +31,13 @@ import java.util.function.LongSupplier;
 public final class SyncEngine {
 
     private static final System.Logger LOG = System.getLogger(SyncEngine.class.getName());
-    /** Largest window copied under one barrier raise. */
-    static final int WINDOW = 1 << 20;
+    /**
+     * Largest window copied under one barrier raise: several {@link #IO_PIECE}s, so reads and
+     * writes of one window overlap (md's raid1 keeps up to RESYNC_DEPTH requests in flight).
+     */
+    static final int WINDOW = 8 << 20;
+    /** The size of one read (and its writes) of a sync copy. */
+    static final int IO_PIECE = 1 << 20;
     /**
      * Superblock checkpoints (recovery_offset, resync_offset without a bitmap) this often: what a
      * crash can cost of a recovery. One superblock write a second is nothing next to the copy.
@@ -59,6 +69,8 @@ public final class SyncEngine {
     private final SyncSpeed speed = new SyncSpeed();
     private final SyncWaits waits;
     private final Object lock = new Object();
+    /** Reused copy buffers; only the sync thread touches them. */
+    private final ArrayDeque<ByteBuffer> copyBuffers = new ArrayDeque<>();
     private Thread thread;
     private volatile boolean stop;
     private boolean recoveryRequested;                 // guarded by lock
@@ -300,23 +312,44 @@ public final class SyncEngine {
         begin(Action.RESYNC, 0, total);
         LOG.log(System.Logger.Level.INFO, "{0}: resync of {1} chunk(s) started ({2} MiB)", array.name(),
                 String.valueOf((total + chunkBytes - 1) / chunkBytes), String.valueOf(total >> 20));
+        nextWindow = null;
+        try {
+            resyncRuns(bitmap, chunkBytes);
+        } finally {
+            if (nextWindow != null) {
+                // resync_finish's (0, 0) must not overtake it
+                nextWindow.future().exceptionally(e -> null).join();
+                nextWindow = null;
+            }
+        }
+    }
+
+    private void resyncRuns(BitmapOps bitmap, long chunkBytes) {
         long[] done = {0};
         long lastCheckpoint = nanoTime.getAsLong();
         long announcedEnd = -1;
         long chunk = bitmap.nextChunkNeedingSync(0);
         while (chunk >= 0 && !stop && !array.degraded()) {
-            if (bitmap.startSync(chunk)) {
+            // A run of neighbouring chunks that need syncing, up to one window of the throttle (at
+            // least one chunk): small chunks (1 MiB) copied one by one would never have more than
+            // one read in flight.
+            long runBytes = throttle.windowBytes();
+            long last = chunk - 1;
+            while (last + 1 < bitmap.chunks() && (last < chunk || (last + 2 - chunk) * chunkBytes <= runBytes)
+                    && bitmap.startSync(last + 1)) {
+                last++;
+            }
+            if (last >= chunk) {
                 long from = chunk * chunkBytes;
-                long to = Math.min(array.size(), from + chunkBytes);
-                if (to > announcedEnd) {
-                    announcedEnd = Math.min(array.size(), Math.max(to, from + announcedWindow(chunkBytes)));
-                    array.cluster().resyncInfoUpdate(from / 512, announcedEnd / 512);
-                }
+                long to = Math.min(array.size(), (last + 1) * chunkBytes);
+                announcedEnd = announce(from, to, announcedEnd, chunkBytes);
                 boolean ok = false;
                 try {
                     ok = copyRange(from, to, null, n -> advance(done[0] += n));
                 } finally {
-                    bitmap.endSync(chunk, ok);
+                    for (long c = chunk; c <= last; c++) {
+                        bitmap.endSync(c, ok);
+                    }
                 }
                 resyncCheckpoint = to;
                 if (bitmap.pages() == 0 && nanoTime.getAsLong() - lastCheckpoint > CHECKPOINT_NANOS
@@ -325,7 +358,7 @@ public final class SyncEngine {
                     lastCheckpoint = nanoTime.getAsLong();
                 }
             }
-            chunk = bitmap.nextChunkNeedingSync(chunk + 1);
+            chunk = bitmap.nextChunkNeedingSync(Math.max(chunk, last) + 1);
         }
         if (!stop && !array.degraded()) {
             resyncCheckpoint = Long.MAX_VALUE;
@@ -334,16 +367,67 @@ public final class SyncEngine {
         }
     }
 
+    /** The next window's announcement, sent while the current one is copied; null when none is under way. */
+    private record PendingWindow(long end, CompletableFuture<Void> future) {
+    }
+
+    private PendingWindow nextWindow;   // sync thread only
+
+    /**
+     * Makes sure the other nodes of a cluster hold their writes in {@code [from, to)} before it is
+     * copied (md-cluster's RESYNCING; on one node every announcement completes at once), and
+     * returns how far the windows announced so far reach:
+     * <ol>
+     *   <li>a range beyond the announced end waits for the next window's announcement, if one is
+     *       under way; if that does not reach far enough, a window from {@code from} is announced
+     *       and waited for;</li>
+     *   <li>once the copy is in the second half of the announced window, the next window (from
+     *       {@code from}, so it still covers what is being copied) is announced without waiting,
+     *       so the copy does not stop for a message round trip at every window's end.</li>
+     * </ol>
+     */
+    private long announce(long from, long to, long announcedEnd, long chunkBytes) {
+        long size = array.size();
+        if (to > announcedEnd) {                                                            // 1.
+            if (nextWindow != null) {
+                PendingWindow w = nextWindow;
+                nextWindow = null;
+                waits.await(w.future(), () -> "the other nodes' acknowledgement of the resync window up to byte "
+                        + w.end());
+                announcedEnd = w.end();
+            }
+            if (to > announcedEnd) {
+                long end = Math.min(size, Math.max(to, from + announcedWindow(chunkBytes)));
+                waits.await(array.cluster().resyncInfoUpdate(from / 512, end / 512),
+                        () -> "the other nodes' acknowledgement of the resync window up to byte " + end);
+                announcedEnd = end;
+            }
+        }
+        long window = announcedWindow(chunkBytes);
+        if (nextWindow == null && announcedEnd < size && announcedEnd - to < window / 2) {    // 2.
+            long end = Math.min(size, Math.max(announcedEnd, to) + window);
+            nextWindow = new PendingWindow(end, array.cluster().resyncInfoUpdate(from / 512, end / 512));
+        }
+        return announcedEnd;
+    }
+
     /**
      * How far ahead a resync announces its window to the other nodes of a cluster (md-cluster's
      * RESYNCING; a no-op on one node): about {@link #ANNOUNCE_NANOS} of copying at the current
-     * speed, in whole chunks, at least one chunk and at most {@link #MAX_ANNOUNCED_WINDOW}. One
+     * speed (in the first second, the throttle's limit), in whole chunks, at least one chunk and at
+     * most {@link #MAX_ANNOUNCED_WINDOW}. One
      * message per chunk would make the messages, not the disks, set the speed (1 MiB chunks: 60 MB/s
      * against a disk's 1.2 GB/s, measured); a window much longer than a second would hold the other
      * nodes' writes in it for that long when the resync is throttled.
      */
     private long announcedWindow(long chunkBytes) {
-        long bps = speed.bytesPerSecond(nanoTime.getAsLong());
+        long now = nanoTime.getAsLong();
+        long bps = speed.bytesPerSecond(now);
+        if (now - progress.startedNanos() < SyncSpeed.MARK_STEP_NANOS) {
+            // the first second's measure is mostly the first announcement's round trip: until the
+            // speed is known, assume the throttle's limit in force (the copy cannot be faster)
+            bps = Math.max(bps, throttle.limit());
+        }
         long want = Math.min(MAX_ANNOUNCED_WINDOW, bps / (1_000_000_000L / ANNOUNCE_NANOS));
         return Math.max(chunkBytes, want / chunkBytes * chunkBytes);
     }
@@ -548,34 +632,73 @@ public final class SyncEngine {
         if (source == null || targets.isEmpty()) {
             return source != null;
         }
+        // 1. Every piece of IO_PIECE bytes is read at once; 2. each piece goes to the targets as
+        // soon as its read is in; 3. all reads and writes are waited for before the window is
+        // lowered. Reads and writes of the window overlap, so the copy is not one read, then one
+        // write, at a time.
         ArrayMember src = source;
-        ByteBuffer buf = src.device.allocate((int) piece.length());
-        try {
-            waits.await(src.device.read(buf, src.dataOffsetBytes() + sourceOffset), () -> "a read from " + src.name());
-        } catch (CompletionException e) {
+        long length = piece.length();
+        List<CompletableFuture<Void>> reads = new ArrayList<>();
+        List<CompletableFuture<Void>> writes = new ArrayList<>();
+        List<ByteBuffer> used = new ArrayList<>();
+        Set<ArrayMember> failed = ConcurrentHashMap.newKeySet();
+        for (long off = 0; off < length; off += IO_PIECE) {
+            ByteBuffer buf = takeBuffer().limit((int) Math.min(IO_PIECE, length - off));
+            used.add(buf);
+            CompletableFuture<Void> read = src.device.read(buf, src.dataOffsetBytes() + sourceOffset + off);   // 1.
+            reads.add(read);
+            for (int i = 0; i < targets.size(); i++) {
+                ArrayMember t = targets.get(i);
+                long at = t.dataOffsetBytes() + targetOffsets.get(i) + off;
+                writes.add(read.thenCompose(v -> t.device.write(buf.duplicate(), at, false))        // 2.
+                        .handle((v, e) -> {
+                            if (e != null && !read.isCompletedExceptionally()) {
+                                failed.add(t);   // the write failed, not the read before it
+                            }
+                            return null;
+                        }));
+            }
+        }
+        boolean readFailed = false;
+        for (CompletableFuture<Void> read : reads) {                                                // 3.
+            try {
+                waits.await(read, () -> "a read from " + src.name());
+            } catch (CompletionException e) {
+                readFailed = true;
+            }
+        }
+        for (CompletableFuture<Void> write : writes) {
+            waits.await(write, () -> "a write to " + targets.stream().map(ArrayMember::name).toList());
+        }
+        used.forEach(this::giveBuffer);   // every I/O on them is over (an abandoned wait leaves them to the GC)
+        if (readFailed) {
             waits.await(array.failMembers(List.of(src), "read error during sync"),
                     () -> "the superblock update that fails " + src.name());
             return false;
         }
-        List<CompletableFuture<Void>> writes = new ArrayList<>();
-        for (int i = 0; i < targets.size(); i++) {
-            writes.add(targets.get(i).device.write(buf.duplicate(), targets.get(i).dataOffsetBytes()
-                    + targetOffsets.get(i), false));
-        }
-        List<ArrayMember> failed = new ArrayList<>();
-        for (int i = 0; i < writes.size(); i++) {
-            ArrayMember t = targets.get(i);
-            try {
-                waits.await(writes.get(i), () -> "a write to " + t.name());
-            } catch (CompletionException e) {
-                failed.add(t);
-            }
-        }
         if (!failed.isEmpty()) {
-            waits.await(array.failMembers(failed, "write error during sync"),
-                    () -> "the superblock update that fails " + failed.stream().map(ArrayMember::name).toList());
+            List<ArrayMember> failedList = List.copyOf(failed);
+            waits.await(array.failMembers(failedList, "write error during sync"),
+                    () -> "the superblock update that fails " + failedList.stream().map(ArrayMember::name).toList());
         }
         return failed.isEmpty();
+    }
+
+    /**
+     * A sync copy buffer of {@link #IO_PIECE} bytes, aligned for O_DIRECT on any member. The sync
+     * thread reuses at most a window's worth ({@code WINDOW / IO_PIECE}): a fresh direct buffer per
+     * read would be zeroed by the JVM and freed only by the garbage collector, which at a gigabyte a
+     * second costs more than the copy.
+     */
+    private ByteBuffer takeBuffer() {
+        ByteBuffer b = copyBuffers.poll();
+        return b != null ? b.clear() : AlignedBuffers.allocate(IO_PIECE, AlignedBuffers.MIN_ALIGNMENT);
+    }
+
+    private void giveBuffer(ByteBuffer b) {
+        if (copyBuffers.size() < WINDOW / IO_PIECE) {
+            copyBuffers.push(b);
+        }
     }
 
     private long compareRange(long from, long to, boolean repair) {

@@ -73,16 +73,14 @@ final class SyncThrottle {
     }
 
     /**
-     * The size of the next window: the full window while idle; while busy about a quarter second at
-     * the minimum rate (at least {@link #MIN_WINDOW}), so progress and speed still move several
-     * times a second and foreground writes wait behind a smaller window.
+     * The size of the next window: about a quarter second at the limit in force (the maximum rate
+     * while idle, the minimum while busy), at least {@link #MIN_WINDOW} and at most the full window,
+     * so progress and speed move several times a second and foreground writes wait behind a smaller
+     * window while the array is busy.
      */
     int windowBytes() {
         look(nanoTime.getAsLong());
-        if (!busy) {
-            return maxWindow;
-        }
-        long quarter = minBytesPerSecond / 4 / MIN_WINDOW * MIN_WINDOW;
+        long quarter = (busy ? minBytesPerSecond : maxBytesPerSecond) / 4 / MIN_WINDOW * MIN_WINDOW;
         return (int) Math.max(MIN_WINDOW, Math.min(maxWindow, quarter));
     }
 

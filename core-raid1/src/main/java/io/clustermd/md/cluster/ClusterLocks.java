@@ -24,6 +24,27 @@ public final class ClusterLocks {
     }
 
     /**
+     * Not in md (the kernel has one md per host): held EX by the daemon running as node
+     * {@code nodeName}, so a second daemon of the array under the same name is refused.
+     * {@code node-} and the name when it is short and plain, else {@code node-} and a hash of it.
+     */
+    public static String node(String nodeName) {
+        if (nodeName == null || nodeName.isEmpty()) {
+            throw new IllegalArgumentException("a node name is not empty");
+        }
+        if (nodeName.matches("[A-Za-z0-9._-]{1,48}")) {
+            return "node-" + nodeName;
+        }
+        try {
+            byte[] h = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(nodeName.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return "node-h" + java.util.HexFormat.of().formatHex(h, 0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    }
+
+    /**
      * The lockspace of the array with this {@code set_uuid}: {@code cmd-} and the UUID in its usual
      * text form. Never md-cluster's name (the bare UUID), so a kernel node can never join by accident.
      */

@@ -1,7 +1,9 @@
 package io.clustermd.md.cluster;
 
-import io.clustermd.dlm.LockMode;
+import io.clustermd.dlm.LockFlag;
 import io.clustermd.dlm.LockHandle;
+import io.clustermd.dlm.LockMode;
+import io.clustermd.dlm.LockStatus;
 import io.clustermd.dlm.Lockspace;
 
 import java.time.Duration;
@@ -48,10 +50,36 @@ public final class ClusterNode {
         }
     }
 
-    /** Bounds of the cluster's waits. */
-    public record Timeouts(Duration step, Duration ack) {
+    /**
+     * Bounds of the cluster's waits.
+     *
+     * @param sameName how long a join waits for another holder of its node name to go: a daemon
+     *                 killed just before is still a member until the lock manager notices its death
+     */
+    public record Timeouts(Duration step, Duration ack, Duration sameName) {
         /** md's 30 s for every lock wait. */
         public static final Timeouts DEFAULT = new Timeouts(Duration.ofSeconds(30), Duration.ofSeconds(30));
+
+        /** Waits for the node name as long as for any other lock. */
+        public Timeouts(Duration step, Duration ack) {
+            this(step, ack, step);
+        }
+
+        /** The same bounds with {@code sameName} as the node-name wait. */
+        public Timeouts withSameName(Duration wait) {
+            return new Timeouts(step, ack, wait);
+        }
+    }
+
+    /** Another daemon runs as this node (holds its {@code node-NAME} lock) and did not go away. */
+    public static final class NodeNameTakenException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        NodeNameTakenException(String nodeName, Duration waited) {
+            super("another daemon runs as node '" + nodeName + "' in this array (it has held the lock "
+                    + ClusterLocks.node(nodeName) + " for the " + waited.toSeconds() + " s waited); every daemon of one"
+                    + " array needs its own --node-name: stop the other one, or give this one another name");
+        }
     }
 
     private final Lockspace lockspace;
@@ -62,6 +90,7 @@ public final class ClusterNode {
     private final Consumer<String> log;
     private final Timeouts timeouts;
     private SlotClaim slot;
+    private LockHandle nameLock;
     /** Slots found free at join: {@link #recoverAbandonedSlots} looks at them once the array runs. */
     private java.util.Set<Integer> freeAtJoin = Set.of();
     private LockHandle noNewDev;
@@ -81,7 +110,10 @@ public final class ClusterNode {
 
     /**
      * Joins the array's cluster:
-     * <ol>
+     * <ol start="0">
+     *   <li>{@code node-NAME} EX, held for our whole life: one daemon per node name. Held by
+     *       another → wait up to {@link Timeouts#sameName} (a daemon killed just before is a member
+     *       until the lock manager notices), then refuse;</li>
      *   <li>the message channel: token and message NL, ack CR taken under the token;</li>
      *   <li>token EX, so no other node joins or sends while we look around;</li>
      *   <li>the first free slot, {@code bitmapNNNN} PW|NOQUEUE, held for our whole life;</li>
@@ -99,10 +131,11 @@ public final class ClusterNode {
      *
      * @throws SlotClaim.SlotsFullException (as the cause) if every slot is taken
      */
-    public static CompletableFuture<ClusterNode> join(Lockspace lockspace, int nodes, ArrayEvents events,
-                                                      Timeouts timeouts, Consumer<String> log) {
+    public static CompletableFuture<ClusterNode> join(Lockspace lockspace, int nodes, String nodeName,
+                                                      ArrayEvents events, Timeouts timeouts, Consumer<String> log) {
         ClusterNode node = new ClusterNode(lockspace, nodes, Objects.requireNonNull(events, "events"), timeouts, log);
-        return node.channel.open()                                                            // 1.
+        return node.holdName(nodeName)                                                        // 0.
+                .thenCompose(v -> node.channel.open())                                        // 1.
                 .thenCompose(v -> {
                     // Holding ack CR, we must process messages from now on (md starts its receive
                     // thread before it takes ack): a node sending now waits for our acknowledgement
@@ -141,6 +174,33 @@ public final class ClusterNode {
      */
     public CompletableFuture<Void> recoverAbandonedSlots() {
         return peers.takeOverIfDirty(freeAtJoin);
+    }
+
+    /** Step 0 of {@link #join}: NOQUEUE first, so a wait is logged with what it waits for. */
+    private CompletableFuture<Void> holdName(String nodeName) {
+        nameLock = lockspace.newLock(ClusterLocks.node(nodeName));
+        return nameLock.lock(LockMode.EX, timeouts.step(), LockFlag.NOQUEUE).thenCompose(r -> {
+            if (r.granted()) {
+                return done();
+            }
+            if (r.status() != LockStatus.NOT_GRANTED) {
+                throw new CompletionException(new ClusterWaitException("taking lock " + ClusterLocks.node(nodeName)
+                        + ": " + r.status()));
+            }
+            log.accept("cluster: another daemon holds node name '" + nodeName + "' (one killed just before is still a"
+                    + " member until its death is noticed); waiting up to " + timeouts.sameName().toSeconds()
+                    + " s for it to go");
+            return nameLock.lock(LockMode.EX, timeouts.sameName()).thenApply(q -> {
+                if (q.granted()) {
+                    return null;
+                }
+                if (q.status() == LockStatus.TIMED_OUT) {
+                    throw new CompletionException(new NodeNameTakenException(nodeName, timeouts.sameName()));
+                }
+                throw new CompletionException(new ClusterWaitException("waiting for lock "
+                        + ClusterLocks.node(nodeName) + ": " + q.status()));
+            });
+        });
     }
 
     private CompletableFuture<Void> holdSharedLocks() {

@@ -134,28 +134,34 @@ public final class DlmClusterOperations implements ClusterOperations {
     }
 
     /**
-     * md's {@code resync_info_update}: RESYNCING(low, high) to every node, and the same window in
-     * our slot lock's LVB for nodes that join later. Called from the sync thread; waits for the
-     * acknowledgements (bounded by the ack timeout), because writes on the other nodes must be held
-     * before this node copies the window.
+     * md's {@code resync_info_update}: the window in our slot lock's LVB (for nodes that join
+     * later), then RESYNCING(low, high) to every node. Completes with their acknowledgements
+     * (bounded by the ack timeout), because writes on the other nodes must be held before this
+     * node copies the window; fails with the reason the announcement could not be made.
      */
     @Override
-    public void resyncInfoUpdate(long low, long high) {
+    public CompletableFuture<Void> resyncInfoUpdate(long low, long high) {
         ResyncInfoCodec.Window w = high == 0 ? ResyncInfoCodec.Window.NONE : new ResyncInfoCodec.Window(low, high);
+        CompletableFuture<Void> announced;
         try {
-            node.publishWindow(w).join();
-            node.channel().send(ClusterMessage.resyncing(0, w.lo(), w.hi(), 0)).join();
-        } catch (CompletionException e) {
-            throw new IllegalStateException("cannot announce resync window [" + low + ", " + high + "): "
-                    + MessageChannel.unwrap(e).getMessage(), MessageChannel.unwrap(e));
+            announced = node.publishWindow(w)
+                    .thenCompose(v -> node.channel().send(ClusterMessage.resyncing(0, w.lo(), w.hi(), 0)))
+                    .thenApply(m -> null);
+        } catch (RuntimeException e) {
+            announced = CompletableFuture.failedFuture(e);   // a fenced lockspace refuses at once
         }
+        return announced.exceptionally(e -> {
+            Throwable cause = MessageChannel.unwrap(e);
+            throw new CompletionException(new IllegalStateException("cannot announce resync window [" + low + ", "
+                    + high + "): " + cause.getMessage(), cause));
+        });
     }
 
     /** md's {@code resync_finish}: RESYNCING(0,0), then the {@code resync} lock back to NL. */
     @Override
     public void resyncFinish() {
         try {
-            resyncInfoUpdate(0, 0);
+            resyncInfoUpdate(0, 0).join();
         } finally {
             LockHandle h = node.resyncLock();
             if (h.grantedMode() == LockMode.EX) {

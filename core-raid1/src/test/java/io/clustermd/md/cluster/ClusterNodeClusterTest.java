@@ -51,8 +51,8 @@ class ClusterNodeClusterTest {
         Node(String name) throws Exception {
             this.name = name;
             this.manager = ClusterNodeClusterTest.this.cluster.join(name);
-            this.cluster = ClusterNode.join(manager.openLockspace(LOCKSPACE, Duration.ofSeconds(5)), 8, this, TIMEOUTS,
-                    line -> log.add(name + ": " + line)).get(20, TimeUnit.SECONDS);
+            this.cluster = ClusterNode.join(manager.openLockspace(LOCKSPACE, Duration.ofSeconds(5)), 8, name, this,
+                    TIMEOUTS, line -> log.add(name + ": " + line)).get(20, TimeUnit.SECONDS);
             ownSlot = this.cluster.slot();
             this.cluster.recoverAbandonedSlots().get(20, TimeUnit.SECONDS);
         }
@@ -216,7 +216,7 @@ class ClusterNodeClusterTest {
                 throw new IllegalStateException(e);
             }
         });
-        opsA.resyncInfoUpdate(0, 4096);
+        opsA.resyncInfoUpdate(0, 4096).join();
         assertThat(b.cluster.windows().awaitWritable(0, 4096)).isNotDone();
         assertThat(opsB.readFromFirstOnly(1 << 20, 4096)).isTrue();
         assertThat(bTurn).isNotDone();

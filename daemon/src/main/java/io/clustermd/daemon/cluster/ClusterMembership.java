@@ -104,7 +104,10 @@ public final class ClusterMembership implements AutoCloseable {
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new JoinException("cannot use lock manager '" + lockUri + "': " + e.getMessage(), e);
         }
-        return join(manager, lockUri, nodeName, reference, slotCount, clusterName, joinTimeout, onFenced);
+        // A daemon of the same name killed just before stays a member until its session ends.
+        Duration sameName = lockUri != null && lockUri.startsWith("zk://")
+                ? sessionTimeout.plus(FENCING_GRACE).plusSeconds(2) : ClusterNode.Timeouts.DEFAULT.step();
+        return join(manager, lockUri, nodeName, reference, slotCount, clusterName, joinTimeout, sameName, onFenced);
     }
 
     /**
@@ -112,8 +115,8 @@ public final class ClusterMembership implements AutoCloseable {
      * cluster, or one from {@link LockManagers}); {@code where} names it in errors.
      */
     public static ClusterMembership join(LockManager manager, String where, String nodeName, MdSuperblock reference,
-                                         int slotCount, String clusterName, Duration joinTimeout, Runnable onFenced)
-            throws JoinException {
+                                         int slotCount, String clusterName, Duration joinTimeout, Duration sameNameWait,
+                                         Runnable onFenced) throws JoinException {
         String lockUri = where;
         String uuid = MdSuperblock.mdadmUuid(reference.setUuid());
         java.util.concurrent.atomic.AtomicReference<String> health = new java.util.concurrent.atomic.AtomicReference<>("ok");
@@ -131,8 +134,9 @@ public final class ClusterMembership implements AutoCloseable {
         try {
             lockspace = manager.openLockspace(ClusterLocks.lockspaceName(reference.setUuid()),
                     ClusterNode.Timeouts.DEFAULT.step());
-            ClusterNode node = ClusterNode.join(lockspace, slotCount, events, ClusterNode.Timeouts.DEFAULT,
-                    ClusterMembership::logLine).get(joinTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            ClusterNode node = ClusterNode.join(lockspace, slotCount, nodeName, events,
+                    ClusterNode.Timeouts.DEFAULT.withSameName(sameNameWait), ClusterMembership::logLine)
+                    .get(joinTimeout.toMillis(), TimeUnit.MILLISECONDS);
             log.info("cluster: node {} ({}) joined array {} in slot {} of {}", nodeName, manager.nodeId(), uuid,
                     node.slot(), slotCount);
             return new ClusterMembership(manager, lockspace, node, events, slotCount, nodeName, clusterName, health);

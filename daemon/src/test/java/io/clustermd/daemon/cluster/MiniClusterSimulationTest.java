@@ -93,7 +93,8 @@ class MiniClusterSimulationTest {
             AssemblyPlan first = plan();
             var bitmapSb = first.members().get(0).metadata().bitmap();
             this.membership = ClusterMembership.join(manager, "local", "n" + id, first.reference(), bitmapSb.nodes(),
-                    bitmapSb.clusterName(), Duration.ofSeconds(30), () -> log.add("n" + id + " fenced"));
+                    bitmapSb.clusterName(), Duration.ofSeconds(30), Duration.ofSeconds(5),
+                    () -> log.add("n" + id + " fenced"));
             AssemblyPlan plan = plan();
             for (AssemblyPlan.Planned p : plan.members()) {
                 devices.add(MemberDevices.open(Path.of(p.metadata().device()),

@@ -79,7 +79,11 @@ class ClusterDaemonTest {
     }
 
     private Daemon node(Coordinator c, int n, List<Path> paths, String... extra) throws Exception {
-        List<String> args = new ArrayList<>(List.of("--lock", c.lockUri(), "--node-name", "node" + n));
+        return node(c.lockUri(), n, paths, extra);
+    }
+
+    private Daemon node(String lockUri, int n, List<Path> paths, String... extra) throws Exception {
+        List<String> args = new ArrayList<>(List.of("--lock", lockUri, "--node-name", "node" + n));
         args.addAll(List.of(extra));
         Daemon d = Daemon.start(dir.resolve("node" + n), "shared", paths, args.toArray(String[]::new));
         running.add(d);
@@ -288,6 +292,14 @@ class ClusterDaemonTest {
         Thread.sleep(3000);
         c.kill9();
         c.startProcess();
+        assertUndisturbed(client, out, nodes);
+    }
+
+    /**
+     * The history client finished without a failed request and its history holds; every node still
+     * runs, never fenced, recovered nobody, sees the other and calls its lock manager healthy.
+     */
+    private static void assertUndisturbed(Process client, Path out, List<Daemon> nodes) throws Exception {
         assertThat(client.waitFor(60, TimeUnit.SECONDS)).isTrue();
         String log = Files.readString(out.resolveSibling(out.getFileName() + ".log"));
         assertThat(client.exitValue()).as(log).isZero();
@@ -298,39 +310,65 @@ class ClusterDaemonTest {
             assertThat(d.alive()).isTrue();
             assertThat(d.logText()).doesNotContain("is gone; recovering", "fenced");
             assertThat(d.status().get("cluster").get("lockHealth").asText()).isEqualTo("ok");
+            assertThat(d.status().get("cluster").get("nodes")).hasSize(nodes.size());
         }
     }
 
     /**
+     * A three-server coordinator ensemble loses its leader to {@code kill -9} while two nodes write:
+     * the two servers left elect a new leader, the nodes' sessions move over within their timeout
+     * (the default 3 s), no I/O fails, nobody fences and no slot is recovered.
+     */
+    @Test
+    void ensembleLosesItsLeader_noDisruption() throws Exception {
+        List<Path> paths = createClustered(64 * MIB, "--assume-clean");
+        List<Coordinator> ensemble = Coordinator.startEnsemble(dir, 3);
+        running.addAll(ensemble);
+        String lock = Coordinator.lockUri(ensemble);
+        List<Daemon> nodes = List.of(node(lock, 1, paths), node(lock, 2, paths));
+        Path out = dir.resolve("ensemble.jsonl");
+        Process client = historyClient(nodes, 12, out, dir.resolve("control-ensemble"));
+        Thread.sleep(3000);
+        Coordinator leader = ensemble.stream().filter(c -> "leader".equals(c.mode())).findFirst()
+                .orElseThrow(() -> new AssertionError("no ensemble server says it leads"));
+        leader.kill9();
+        await().atMost(Duration.ofSeconds(20)).until(() -> ensemble.stream().filter(c -> c != leader)
+                .anyMatch(c -> "leader".equals(c.mode())));
+        assertUndisturbed(client, out, nodes);
+        assertThat(nodes.get(0).check()).isZero();
+    }
+
+    /**
      * The coordinator is gone for longer than the session timeout: every node fences itself before
-     * its session can expire (member I/O stops, NBD requests fail rather than hang, the daemon exits
-     * 75 for its supervisor), and once the coordinator is back the restarted nodes rejoin, recover
-     * the slots the old incarnations left dirty, and serve the data acknowledged before.
+     * its session can expire (member I/O stops, NBD requests fail rather than hang). Node 1 runs
+     * with {@code --on-fence exit} and exits 75 for its supervisor, which starts it again; node 2
+     * (the default) waits in the same process and rejoins by itself. Once the coordinator is back
+     * both are members again, recover the slots the old incarnations left dirty, and serve the data
+     * acknowledged before.
      */
     @Test
     void coordinatorGonePastSessionTimeout_nodesSelfFence_thenRejoinAndRecover() throws Exception {
         List<Path> paths = createClustered(64 * MIB, "--assume-clean");
         Coordinator c = coordinator();
-        List<Daemon> nodes = List.of(node(c, 1, paths), node(c, 2, paths));
+        List<Daemon> nodes = List.of(node(c, 1, paths, "--on-fence", "exit"), node(c, 2, paths));
         Path out = dir.resolve("fence.jsonl");
         Process client = historyClient(nodes, 60, out, dir.resolve("control-fence"));
         Thread.sleep(3000);
         c.kill9();
         long t0 = System.nanoTime();
-        for (Daemon d : nodes) {
-            assertThat(d.waitFor(20)).as(d.logText()).isEqualTo(75);
-        }
+        assertThat(nodes.get(0).waitFor(20)).as(nodes.get(0).logText()).isEqualTo(75);
+        await().atMost(Duration.ofSeconds(20)).until(() -> nodes.get(1).logText().contains("rejoining the array"));
         long fencedMs = (System.nanoTime() - t0) / 1_000_000;
-        System.out.println("both nodes fenced and exited " + fencedMs + " ms after the coordinator died");
+        System.out.println("both nodes fenced " + fencedMs + " ms after the coordinator died");
         for (Daemon d : nodes) {
             assertThat(d.logText()).contains("lost the lock manager", "member I/O stops now");
         }
+        assertThat(nodes.get(1).alive()).as("node 2 waits to rejoin").isTrue();
         c.startProcess();
-        List<Daemon> back = List.of(node(c, 1, paths), node(c, 2, paths));
+        List<Daemon> back = List.of(node(c, 1, paths), nodes.get(1));
         // The old incarnations' slots are recovered once their sessions are gone: then the two nodes
         // see only each other.
-        await().atMost(Duration.ofSeconds(60)).until(() -> back.get(0).status().get("cluster").get("nodes").size() == 2
-                && back.get(1).status().get("cluster").get("nodes").size() == 2);
+        await().atMost(Duration.ofSeconds(60)).until(() -> liveNodes(back.get(0)) == 2 && liveNodes(back.get(1)) == 2);
         for (Daemon d : back) {
             d.awaitIdle();
         }
@@ -349,6 +387,15 @@ class ClusterDaemonTest {
         HistoryChecker.Report report = HistoryChecker.check(h);
         assertThat(report.ok()).as(report.describe(20)).isTrue();
         assertThat(back.get(0).check()).isZero();
+    }
+
+    /** The live nodes a node's status lists; -1 while it does not answer (between a fence and its rejoin). */
+    private static int liveNodes(Daemon d) {
+        try {
+            return d.status().get("cluster").get("nodes").size();
+        } catch (Exception | AssertionError e) {
+            return -1;
+        }
     }
 
     /** Chunks set in node slot {@code slot}'s bitmap on a member file (what mdadm -X counts as dirty). */
@@ -403,6 +450,35 @@ class ClusterDaemonTest {
             assertThat(Files.readAllBytes(p)).as("%s untouched", p).isEqualTo(before.get(p));
         }
         members.clear(); // nothing ran; mdadm has seen them at create
+    }
+
+    /**
+     * Two daemons of one array under one node name: the second waits for the first to go (it
+     * could have been killed just before), then is refused naming the name, and the first keeps
+     * serving alone. Killed with kill -9, the first's name is free again once its session ended.
+     */
+    @Test
+    void run_sameNodeNameTwice_secondRefusedNamingTheName_afterAKillTheNameIsFreeAgain() throws Exception {
+        List<Path> paths = createClustered(64 * MIB, "--assume-clean");
+        Coordinator c = coordinator();
+        Daemon first = node(c, 1, paths);
+        List<String> cmd = runCommand(paths);
+        cmd.addAll(2, List.of("--lock", c.lockUri(), "--node-name", "node1"));
+        long t0 = System.nanoTime();
+        Processes.Result r = Processes.run(cmd);
+        long tookMs = (System.nanoTime() - t0) / 1_000_000;
+        assertThat(r.exitCode()).as(r.stderr()).isEqualTo(1);
+        assertThat(r.stderr()).contains("another daemon runs as node 'node1'", "--node-name");
+        assertThat(tookMs).as("waited one session timeout plus grace, not the 60 s join bound").isLessThan(30_000);
+        assertThat(first.alive()).isTrue();
+        assertThat(first.status().get("cluster").get("nodes")).hasSize(1);
+
+        first.kill9();
+        Daemon again = node(c, 1, paths);
+        assertThat(again.logText()).contains("another daemon holds node name 'node1'");
+        assertThat(again.status().get("cluster").get("nodes")).hasSize(1);
+        again.awaitIdle();
+        assertThat(again.check()).isZero();
     }
 
     private List<String> runCommand(List<Path> paths) {
