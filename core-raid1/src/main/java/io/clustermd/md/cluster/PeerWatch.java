@@ -208,8 +208,30 @@ public final class PeerWatch {
     /*
      * The takeover, steps 1-5 of the class comment. A slot left cleanly (or found free at join)
      * skips the suspension and SLOT_RECOVERING: its owner is not writing, so no read can flip.
+     * A dead node's slot that reads clean was taken over by a survivor granted the lock before us
+     * (its bits are in that survivor's slot, which announced SLOT_RECOVERING and SLOT_RECOVERED):
+     * nothing to announce, so our messages do not hold the token while that survivor's resync
+     * waits for it to announce its first window.
      */
     private CompletableFuture<Void> recover(int slot, LockHandle slotLock, boolean died) {
+        if (!died) {
+            return takeOverSlot(slot, slotLock, false);
+        }
+        return takeover.slotDirty(slot).exceptionally(e -> true).thenCompose(dirty -> {
+            if (dirty) {
+                return takeOverSlot(slot, slotLock, true);
+            }
+            windows.update(slot, ResyncInfoCodec.Window.NONE);
+            slotLock.unlock();
+            synchronized (this) {
+                recovering.remove(slot);
+            }
+            log.accept("cluster: slot " + slot + " had no dirty chunks left (another node took them over first)");
+            return CompletableFuture.<Void>completedFuture(null);
+        });
+    }
+
+    private CompletableFuture<Void> takeOverSlot(int slot, LockHandle slotLock, boolean died) {
         if (died) {
             windows.suspendReadBalancing();                                  // 1.
         }
