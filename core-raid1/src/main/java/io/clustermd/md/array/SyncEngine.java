@@ -1,24 +1,15 @@
 package io.clustermd.md.array;
 
-import io.clustermd.md.io.AlignedBuffers;
-
-import java.nio.ByteBuffer;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
 
 /**
  * md's sync thread ({@code md_do_sync} with raid1/raid10 {@code sync_request}): resync of dirty
  * regions, recovery of rebuilding members, and check/repair. One action at a time, on its own
  * thread, in windows guarded by the {@link SyncBarrier}; paced by the {@link SyncThrottle} (md's
- * speed_limit_min/max with is_mddev_idle), progress and {@link SyncSpeed} updated per window.
+ * speed_limit_min/max with is_mddev_idle), progress and {@link SyncSpeed} updated per window. The
+ * bytes are moved by the {@link SyncCopier}; a resync's windows are announced to the other nodes of
+ * a cluster by the {@link ResyncAnnouncer}.
  *
  * <p>Checkpoints, so that a restarted daemon continues where a crash or a stop left off: resync
  * with a bitmap continues from the bits on disk (a finished chunk's bit is cleared by the bitmap
@@ -32,12 +23,10 @@ public final class SyncEngine {
 
     private static final System.Logger LOG = System.getLogger(SyncEngine.class.getName());
     /**
-     * Largest window copied under one barrier raise: several {@link #IO_PIECE}s, so reads and
-     * writes of one window overlap (md's raid1 keeps up to RESYNC_DEPTH requests in flight).
+     * Largest window copied under one barrier raise: several {@link SyncCopier#IO_PIECE}s, so reads
+     * and writes of one window overlap (md's raid1 keeps up to RESYNC_DEPTH requests in flight).
      */
     static final int WINDOW = 8 << 20;
-    /** The size of one read (and its writes) of a sync copy. */
-    static final int IO_PIECE = 1 << 20;
     /**
      * Superblock checkpoints (recovery_offset, resync_offset without a bitmap) this often: what a
      * crash can cost of a recovery. One superblock write a second is nothing next to the copy.
@@ -68,9 +57,9 @@ public final class SyncEngine {
     private final SyncThrottle throttle;
     private final SyncSpeed speed = new SyncSpeed();
     private final SyncWaits waits;
+    private final SyncCopier copier;
+    private final ResyncAnnouncer announcer;
     private final Object lock = new Object();
-    /** Reused copy buffers; only the sync thread touches them. */
-    private final ArrayDeque<ByteBuffer> copyBuffers = new ArrayDeque<>();
     private Thread thread;
     private volatile boolean stop;
     private boolean recoveryRequested;                 // guarded by lock
@@ -90,6 +79,8 @@ public final class SyncEngine {
         this.store = store;
         this.throttle = new SyncThrottle(minKiB, maxKiB, WINDOW, array::foregroundBytes, nanoTime, this::sleep);
         this.waits = new SyncWaits(array.name(), () -> stop, nanoTime);
+        this.copier = new SyncCopier(array, waits, throttle, this::admit);
+        this.announcer = new ResyncAnnouncer(array, waits, speed, throttle, nanoTime, () -> progress.startedNanos());
     }
 
     void start() {
@@ -312,15 +303,10 @@ public final class SyncEngine {
         begin(Action.RESYNC, 0, total);
         LOG.log(System.Logger.Level.INFO, "{0}: resync of {1} chunk(s) started ({2} MiB)", array.name(),
                 String.valueOf((total + chunkBytes - 1) / chunkBytes), String.valueOf(total >> 20));
-        nextWindow = null;
         try {
             resyncRuns(bitmap, chunkBytes);
         } finally {
-            if (nextWindow != null) {
-                // resync_finish's (0, 0) must not overtake it
-                nextWindow.future().exceptionally(e -> null).join();
-                nextWindow = null;
-            }
+            announcer.settle();   // resync_finish's (0, 0) must not overtake a window still under way
         }
     }
 
@@ -342,10 +328,10 @@ public final class SyncEngine {
             if (last >= chunk) {
                 long from = chunk * chunkBytes;
                 long to = Math.min(array.size(), (last + 1) * chunkBytes);
-                announcedEnd = announce(from, to, announcedEnd, chunkBytes);
+                announcedEnd = announcer.announce(from, to, announcedEnd, chunkBytes);
                 boolean ok = false;
                 try {
-                    ok = copyRange(from, to, null, n -> advance(done[0] += n));
+                    ok = copier.copyRange(from, to, null, n -> advance(done[0] += n));
                 } finally {
                     for (long c = chunk; c <= last; c++) {
                         bitmap.endSync(c, ok);
@@ -366,76 +352,6 @@ public final class SyncEngine {
                     String.valueOf(done[0] >> 20));
         }
     }
-
-    /** The next window's announcement, sent while the current one is copied; null when none is under way. */
-    private record PendingWindow(long end, CompletableFuture<Void> future) {
-    }
-
-    private PendingWindow nextWindow;   // sync thread only
-
-    /**
-     * Makes sure the other nodes of a cluster hold their writes in {@code [from, to)} before it is
-     * copied (md-cluster's RESYNCING; on one node every announcement completes at once), and
-     * returns how far the windows announced so far reach:
-     * <ol>
-     *   <li>a range beyond the announced end waits for the next window's announcement, if one is
-     *       under way; if that does not reach far enough, a window from {@code from} is announced
-     *       and waited for;</li>
-     *   <li>once the copy is in the second half of the announced window, the next window (from
-     *       {@code from}, so it still covers what is being copied) is announced without waiting,
-     *       so the copy does not stop for a message round trip at every window's end.</li>
-     * </ol>
-     */
-    private long announce(long from, long to, long announcedEnd, long chunkBytes) {
-        long size = array.size();
-        if (to > announcedEnd) {                                                            // 1.
-            if (nextWindow != null) {
-                PendingWindow w = nextWindow;
-                nextWindow = null;
-                waits.await(w.future(), () -> "the other nodes' acknowledgement of the resync window up to byte "
-                        + w.end());
-                announcedEnd = w.end();
-            }
-            if (to > announcedEnd) {
-                long end = Math.min(size, Math.max(to, from + announcedWindow(chunkBytes)));
-                waits.await(array.cluster().resyncInfoUpdate(from / 512, end / 512),
-                        () -> "the other nodes' acknowledgement of the resync window up to byte " + end);
-                announcedEnd = end;
-            }
-        }
-        long window = announcedWindow(chunkBytes);
-        if (nextWindow == null && announcedEnd < size && announcedEnd - to < window / 2) {    // 2.
-            long end = Math.min(size, Math.max(announcedEnd, to) + window);
-            nextWindow = new PendingWindow(end, array.cluster().resyncInfoUpdate(from / 512, end / 512));
-        }
-        return announcedEnd;
-    }
-
-    /**
-     * How far ahead a resync announces its window to the other nodes of a cluster (md-cluster's
-     * RESYNCING; a no-op on one node): about {@link #ANNOUNCE_NANOS} of copying at the current
-     * speed (in the first second, the throttle's limit), in whole chunks, at least one chunk and at
-     * most {@link #MAX_ANNOUNCED_WINDOW}. One
-     * message per chunk would make the messages, not the disks, set the speed (1 MiB chunks: 60 MB/s
-     * against a disk's 1.2 GB/s, measured); a window much longer than a second would hold the other
-     * nodes' writes in it for that long when the resync is throttled.
-     */
-    private long announcedWindow(long chunkBytes) {
-        long now = nanoTime.getAsLong();
-        long bps = speed.bytesPerSecond(now);
-        if (now - progress.startedNanos() < SyncSpeed.MARK_STEP_NANOS) {
-            // the first second's measure is mostly the first announcement's round trip: until the
-            // speed is known, assume the throttle's limit in force (the copy cannot be faster)
-            bps = Math.max(bps, throttle.limit());
-        }
-        long want = Math.min(MAX_ANNOUNCED_WINDOW, bps / (1_000_000_000L / ANNOUNCE_NANOS));
-        return Math.max(chunkBytes, want / chunkBytes * chunkBytes);
-    }
-
-    /** The time a resync window announced to the other nodes lasts at the current speed. */
-    static final long ANNOUNCE_NANOS = 250_000_000L;
-    /** The longest window announced at once. */
-    static final long MAX_ANNOUNCED_WINDOW = 256L << 20;
 
     /** Bytes of the chunks that need syncing now (what a pass will copy). */
     private long neededBytes(BitmapOps bitmap) {
@@ -484,7 +400,7 @@ public final class SyncEngine {
         while (chunk >= 0 && !stop && m.state == MemberState.REBUILDING) {
             long from = chunk * bitmap.chunkBytes();
             long to = Math.min(array.size(), from + bitmap.chunkBytes());
-            ok &= copyRange(from, to, m, n -> advance(done[0] += n));
+            ok &= copier.copyRange(from, to, m, n -> advance(done[0] += n));
             chunk = bitmap.nextChunkNeedingSync(chunk + 1);
         }
         return ok;
@@ -501,7 +417,7 @@ public final class SyncEngine {
         long[] done = {from};
         for (long pos = from; pos < total && !stop && m.state == MemberState.REBUILDING; ) {
             long to = Math.min(total, pos + WINDOW);
-            ok &= copyRange(pos, to, m, n -> advance(done[0] += n));
+            ok &= copier.copyRange(pos, to, m, n -> advance(done[0] += n));
             pos = to;
             if (raid1) {
                 m.recoveryOffset = pos; // md's recovery_offset: everything below is current on the member
@@ -543,7 +459,7 @@ public final class SyncEngine {
         try {
             while (pos < total && !stop) {
                 long to = Math.min(total, pos + throttle.windowBytes());
-                found += compareRange(pos, to, repair);
+                found += copier.compareRange(pos, to, repair);
                 mismatches = found;
                 pos = to;
                 advance(pos);
@@ -565,192 +481,5 @@ public final class SyncEngine {
                         + " next start", array.name(), word, String.valueOf(pos >> 20));
             }
         }
-    }
-
-    // ------------------------------------------------------------------ windows
-
-    /**
-     * Copies {@code [from, to)} of the array from the first readable copy to the other writable
-     * copies ({@code only}: to that member alone), window by window under the barrier; reports
-     * every window's bytes to {@code advanced}.
-     *
-     * @throws SyncWaits.Abandoned when a stop is requested (the current window is not counted)
-     */
-    private boolean copyRange(long from, long to, ArrayMember only, LongConsumer advanced) {
-        boolean ok = true;
-        for (long pos = from; pos < to; ) {
-            long start = pos;
-            long end = Math.min(to, start + throttle.windowBytes());
-            admit(end - start);
-            ok &= underBarrier(start, end, () -> {
-                boolean copied = true;
-                for (Personality.Piece piece : array.personality().map(start, end - start)) {
-                    copied &= copyPiece(piece, only);
-                }
-                return copied;
-            });
-            advanced.accept(end - start);
-            pos = end;
-        }
-        return ok;
-    }
-
-    private interface WindowWork {
-        boolean run();
-    }
-
-    /** Raises the window, waits (visibly) for the writes in it to drain, runs {@code work}, lowers. */
-    private boolean underBarrier(long from, long end, WindowWork work) {
-        CompletableFuture<Void> ready = array.barrier().raise(from, end - from);
-        try {
-            waits.await(ready, () -> array.barrier().writesBlockingWindow()
-                    + " foreground write(s) in flight in the sync window at byte " + from);
-            return work.run();
-        } finally {
-            array.barrier().lower();
-        }
-    }
-
-    private boolean copyPiece(Personality.Piece piece, ArrayMember only) {
-        ArrayMember source = null;
-        long sourceOffset = 0;
-        List<ArrayMember> targets = new ArrayList<>();
-        List<Long> targetOffsets = new ArrayList<>();
-        for (Personality.Extent e : piece.copies()) {
-            ArrayMember m = array.slotMember(e.slot());
-            if (m == null) {
-                continue;
-            }
-            if (source == null && m.state == MemberState.IN_SYNC && m != only) {
-                source = m;
-                sourceOffset = e.memberOffset();
-            } else if (m.writable() && (only == null || m == only)) {
-                targets.add(m);
-                targetOffsets.add(e.memberOffset());
-            }
-        }
-        if (source == null || targets.isEmpty()) {
-            return source != null;
-        }
-        // 1. Every piece of IO_PIECE bytes is read at once; 2. each piece goes to the targets as
-        // soon as its read is in; 3. all reads and writes are waited for before the window is
-        // lowered. Reads and writes of the window overlap, so the copy is not one read, then one
-        // write, at a time.
-        ArrayMember src = source;
-        long length = piece.length();
-        List<CompletableFuture<Void>> reads = new ArrayList<>();
-        List<CompletableFuture<Void>> writes = new ArrayList<>();
-        List<ByteBuffer> used = new ArrayList<>();
-        Set<ArrayMember> failed = ConcurrentHashMap.newKeySet();
-        for (long off = 0; off < length; off += IO_PIECE) {
-            ByteBuffer buf = takeBuffer().limit((int) Math.min(IO_PIECE, length - off));
-            used.add(buf);
-            CompletableFuture<Void> read = src.device.read(buf, src.dataOffsetBytes() + sourceOffset + off);   // 1.
-            reads.add(read);
-            for (int i = 0; i < targets.size(); i++) {
-                ArrayMember t = targets.get(i);
-                long at = t.dataOffsetBytes() + targetOffsets.get(i) + off;
-                writes.add(read.thenCompose(v -> t.device.write(buf.duplicate(), at, false))        // 2.
-                        .handle((v, e) -> {
-                            if (e != null && !read.isCompletedExceptionally()) {
-                                failed.add(t);   // the write failed, not the read before it
-                            }
-                            return null;
-                        }));
-            }
-        }
-        boolean readFailed = false;
-        for (CompletableFuture<Void> read : reads) {                                                // 3.
-            try {
-                waits.await(read, () -> "a read from " + src.name());
-            } catch (CompletionException e) {
-                readFailed = true;
-            }
-        }
-        for (CompletableFuture<Void> write : writes) {
-            waits.await(write, () -> "a write to " + targets.stream().map(ArrayMember::name).toList());
-        }
-        used.forEach(this::giveBuffer);   // every I/O on them is over (an abandoned wait leaves them to the GC)
-        if (readFailed) {
-            waits.await(array.failMembers(List.of(src), "read error during sync"),
-                    () -> "the superblock update that fails " + src.name());
-            return false;
-        }
-        if (!failed.isEmpty()) {
-            List<ArrayMember> failedList = List.copyOf(failed);
-            waits.await(array.failMembers(failedList, "write error during sync"),
-                    () -> "the superblock update that fails " + failedList.stream().map(ArrayMember::name).toList());
-        }
-        return failed.isEmpty();
-    }
-
-    /**
-     * A sync copy buffer of {@link #IO_PIECE} bytes, aligned for O_DIRECT on any member. The sync
-     * thread reuses at most a window's worth ({@code WINDOW / IO_PIECE}): a fresh direct buffer per
-     * read would be zeroed by the JVM and freed only by the garbage collector, which at a gigabyte a
-     * second costs more than the copy.
-     */
-    private ByteBuffer takeBuffer() {
-        ByteBuffer b = copyBuffers.poll();
-        return b != null ? b.clear() : AlignedBuffers.allocate(IO_PIECE, AlignedBuffers.MIN_ALIGNMENT);
-    }
-
-    private void giveBuffer(ByteBuffer b) {
-        if (copyBuffers.size() < WINDOW / IO_PIECE) {
-            copyBuffers.push(b);
-        }
-    }
-
-    private long compareRange(long from, long to, boolean repair) {
-        admit(to - from);
-        long[] found = {0};
-        underBarrier(from, to, () -> {
-            for (Personality.Piece piece : array.personality().map(from, to - from)) {
-                found[0] += comparePiece(piece, repair);
-            }
-            return true;
-        });
-        return found[0];
-    }
-
-    private long comparePiece(Personality.Piece piece, boolean repair) {
-        List<ArrayMember> copies = new ArrayList<>();
-        List<ByteBuffer> data = new ArrayList<>();
-        List<Long> offsets = new ArrayList<>();
-        for (Personality.Extent e : piece.copies()) {
-            ArrayMember m = array.slotMember(e.slot());
-            if (m == null || m.state != MemberState.IN_SYNC) {
-                continue;
-            }
-            ByteBuffer buf = m.device.allocate((int) piece.length());
-            waits.await(m.device.read(buf, m.dataOffsetBytes() + e.memberOffset()), () -> "a read from " + m.name());
-            copies.add(m);
-            data.add(buf);
-            offsets.add(e.memberOffset());
-        }
-        long found = 0;
-        for (int i = 1; i < copies.size(); i++) {
-            long differing = differingSectors(data.get(0), data.get(i));
-            found += differing;
-            if (repair && differing > 0) {
-                ArrayMember m = copies.get(i);
-                waits.await(m.device.write(data.get(0).duplicate(), m.dataOffsetBytes() + offsets.get(i), false),
-                        () -> "a repair write to " + m.name());
-            }
-        }
-        return found;
-    }
-
-    /** 512-byte sectors of 4 KiB blocks that differ, as md counts whole blocks. */
-    static long differingSectors(ByteBuffer a, ByteBuffer b) {
-        long sectors = 0;
-        int len = Math.min(a.remaining(), b.remaining());
-        for (int off = 0; off < len; off += 4096) {
-            int n = Math.min(4096, len - off);
-            if (a.slice(a.position() + off, n).mismatch(b.slice(b.position() + off, n)) >= 0) {
-                sectors += (n + 511) / 512;
-            }
-        }
-        return sectors;
     }
 }
