@@ -20,6 +20,8 @@ public final class SyncBarrier {
     private CompletableFuture<Void> windowReady;               // raise() waiting for writes to drain
     private final Deque<Waiter> waitingWrites = new ArrayDeque<>();
     private final List<Drain> drains = new ArrayList<>();
+    /** Writes so far that had to wait for a sync window (md's {@code nr_waiting}, summed). */
+    private long writesHeld;
 
     /** {@link #drained} waiting for the writes that were running when it was asked. */
     private record Drain(List<long[]> running, CompletableFuture<Void> future) {
@@ -34,11 +36,17 @@ public final class SyncBarrier {
         if (overlapsWindow(offset, end)) {
             CompletableFuture<long[]> f = new CompletableFuture<>();
             waitingWrites.add(new Waiter(offset, end, f));
+            writesHeld++;
             return f;
         }
         long[] token = {offset, end};
         inflight.add(token);
         return CompletableFuture.completedFuture(token);
+    }
+
+    /** Writes so far that had to wait for a sync window: the sync throttle's sign of a busy array. */
+    public synchronized long writesHeld() {
+        return writesHeld;
     }
 
     /** The write holding {@code token} finished. */

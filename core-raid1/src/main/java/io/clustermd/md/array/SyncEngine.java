@@ -77,7 +77,8 @@ public final class SyncEngine {
     SyncEngine(MdArray array, long minKiB, long maxKiB, SyncCheckpointStore store) {
         this.array = array;
         this.store = store;
-        this.throttle = new SyncThrottle(minKiB, maxKiB, WINDOW, array::foregroundBytes, nanoTime, this::sleep);
+        this.throttle = new SyncThrottle(minKiB, maxKiB, WINDOW, array::foregroundBytes,
+                () -> array.barrier().writesHeld(), nanoTime, this::sleep);
         this.waits = new SyncWaits(array.name(), () -> stop, nanoTime);
         this.copier = new SyncCopier(array, waits, throttle, this::admit);
         this.announcer = new ResyncAnnouncer(array, waits, speed, throttle, nanoTime, () -> progress.startedNanos());

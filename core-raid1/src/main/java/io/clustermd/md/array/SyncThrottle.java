@@ -29,6 +29,12 @@ final class SyncThrottle {
     static final long BUSY_BYTES = 32 * 512;
     /** Shortest period over which foreground I/O is sampled. */
     static final long SAMPLE_NANOS = 100_000_000L;
+    /**
+     * A busy array is called idle again only after this long without foreground I/O (md sleeps
+     * 500 ms before it looks again): a writer that the machine's load slows to a few requests per
+     * sample would otherwise flip the sync to full windows and back several times a second.
+     */
+    static final long QUIET_NANOS = 500_000_000L;
     /** Longest single sleep before everything is looked at again. */
     static final long SLICE_NANOS = 50_000_000L;
     /** Credit the bucket may hold, as time at the current limit (it always holds at least one window). */
@@ -45,12 +51,14 @@ final class SyncThrottle {
     private final long maxBytesPerSecond;
     private final int maxWindow;
     private final LongSupplier foregroundBytes;
+    private final LongSupplier foregroundHeld;
     private final LongSupplier nanoTime;
     private final Sleeper sleeper;
 
     private boolean sampled;
     private long sampleStart;
     private long sampleBytes;
+    private long sampleHeld;
     private boolean busy;
     private double tokens;
     private long refilledAt;
@@ -61,15 +69,25 @@ final class SyncThrottle {
      * @param maxKiB          md's speed_limit_max (KiB/s): the rate while the array is idle
      * @param maxWindow       largest window the sync copies at once
      * @param foregroundBytes bytes of foreground I/O so far (never the sync's own)
+     * @param foregroundHeld  foreground requests so far that had to wait for a sync window (md's
+     *                        {@code nr_waiting}): one is enough to call the array busy, since a
+     *                        writer held back by the windows submits little and would look idle
      */
-    SyncThrottle(long minKiB, long maxKiB, int maxWindow, LongSupplier foregroundBytes, LongSupplier nanoTime,
-                 Sleeper sleeper) {
+    SyncThrottle(long minKiB, long maxKiB, int maxWindow, LongSupplier foregroundBytes, LongSupplier foregroundHeld,
+                 LongSupplier nanoTime, Sleeper sleeper) {
         this.minBytesPerSecond = Math.max(1, minKiB) * 1024;
         this.maxBytesPerSecond = Math.max(Math.max(1, minKiB), maxKiB) * 1024;
         this.maxWindow = maxWindow;
         this.foregroundBytes = foregroundBytes;
+        this.foregroundHeld = foregroundHeld;
         this.nanoTime = nanoTime;
         this.sleeper = sleeper;
+    }
+
+    /** A throttle that sees foreground bytes only (nothing is ever held by a window). */
+    SyncThrottle(long minKiB, long maxKiB, int maxWindow, LongSupplier foregroundBytes, LongSupplier nanoTime,
+                 Sleeper sleeper) {
+        this(minKiB, maxKiB, maxWindow, foregroundBytes, () -> 0, nanoTime, sleeper);
     }
 
     /**
@@ -120,21 +138,25 @@ final class SyncThrottle {
     /** is_mddev_idle over the current sample period. */
     private void look(long now) {
         long fg = foregroundBytes.getAsLong();
+        long held = foregroundHeld.getAsLong();
         if (!sampled) {
             sampled = true;
             sampleStart = now;
             sampleBytes = fg;
+            sampleHeld = held;
             return;
         }
         long delta = fg - sampleBytes;
-        if (delta > BUSY_BYTES) {
+        if (delta > BUSY_BYTES || held != sampleHeld) {
             busy = true;
             sampleStart = now;
             sampleBytes = fg;
-        } else if (now - sampleStart >= SAMPLE_NANOS) {
+            sampleHeld = held;
+        } else if (now - sampleStart >= (busy ? QUIET_NANOS : SAMPLE_NANOS)) {
             busy = false;
             sampleStart = now;
             sampleBytes = fg;
+            sampleHeld = held;
         }
     }
 

@@ -25,7 +25,7 @@ import java.util.concurrent.atomic.LongAdder;
  * {@code IOException("Input/output error")}, exactly what the JDK throws for EIO. Injected faults are counted
  * per operation ({@link #injectedFaults(MemberOp)}) and in {@link #stats()}' error count.
  */
-public final class FaultInjectingMemberDevice implements MemberDevice {
+public final class FaultInjectingMemberDevice extends ForwardingMemberDevice {
     /** glibc's strerror(EIO), which is what a real failing member's JDK exception says. */
     static final String EIO_TEXT = "Input/output error";
 
@@ -33,7 +33,6 @@ public final class FaultInjectingMemberDevice implements MemberDevice {
     private record Armed(FaultPlan plan, AtomicLong remaining) {
     }
 
-    private final MemberDevice delegate;
     private final Executor executor;
     private final AtomicReference<Armed> armed;
     private final Map<MemberOp, LongAdder> injected = new EnumMap<>(MemberOp.class);
@@ -43,7 +42,7 @@ public final class FaultInjectingMemberDevice implements MemberDevice {
      * @param executor delivers injected failures (use the same I/O executor as the delegate)
      */
     public FaultInjectingMemberDevice(MemberDevice delegate, Executor executor) {
-        this.delegate = Objects.requireNonNull(delegate, "delegate");
+        super(Objects.requireNonNull(delegate, "delegate"));
         this.executor = Objects.requireNonNull(executor, "executor");
         this.armed = new AtomicReference<>(arm(FaultPlan.healthy()));
         for (MemberOp op : MemberOp.values()) {
@@ -107,29 +106,8 @@ public final class FaultInjectingMemberDevice implements MemberDevice {
     }
 
     @Override
-    public String name() {
-        return delegate.name();
-    }
-
-    @Override
-    public long sizeBytes() {
-        return delegate.sizeBytes();
-    }
-
-    @Override
-    public int alignment() {
-        return delegate.alignment();
-    }
-
-    @Override
-    public ByteBuffer allocate(int bytes) {
-        return delegate.allocate(bytes);
-    }
-
-    @Override
-    public CompletableFuture<Void> read(ByteBuffer dst, long offset) {
-        CompletableFuture<Void> f = maybeFail(MemberOp.READ, offset, dst.remaining());
-        return f != null ? f : delegate.read(dst, offset);
+    protected CompletableFuture<Void> intercept(MemberOp op, long offset, long length) {
+        return maybeFail(op, offset, length);
     }
 
     @Override
@@ -137,26 +115,7 @@ public final class FaultInjectingMemberDevice implements MemberDevice {
         if (offset >= stallFrom) {
             return stallGate.thenCompose(v -> write(src, offset, fua));
         }
-        CompletableFuture<Void> f = maybeFail(MemberOp.WRITE, offset, src.remaining());
-        return f != null ? f : delegate.write(src, offset, fua);
-    }
-
-    @Override
-    public CompletableFuture<Void> flush() {
-        CompletableFuture<Void> f = maybeFail(MemberOp.FLUSH, 0, 0);
-        return f != null ? f : delegate.flush();
-    }
-
-    @Override
-    public CompletableFuture<Void> discard(long offset, long length) {
-        CompletableFuture<Void> f = maybeFail(MemberOp.DISCARD, offset, length);
-        return f != null ? f : delegate.discard(offset, length);
-    }
-
-    @Override
-    public CompletableFuture<Void> writeZeroes(long offset, long length) {
-        CompletableFuture<Void> f = maybeFail(MemberOp.WRITE_ZEROES, offset, length);
-        return f != null ? f : delegate.writeZeroes(offset, length);
+        return super.write(src, offset, fua);
     }
 
     /** The delegate's counters with the injected faults added to {@code errors}. */
@@ -166,11 +125,6 @@ public final class FaultInjectingMemberDevice implements MemberDevice {
         return new MemberIoStats(s.reads(), s.writes(), s.bytesRead(), s.bytesWritten(), s.flushes(), s.discards(),
                 s.writeZeroes(), s.errors() + injectedFaults(), s.misalignedRequests(), s.bufferBounces(),
                 s.zeroFillFallbacks());
-    }
-
-    @Override
-    public void close() {
-        delegate.close();
     }
 
     @Override

@@ -10,6 +10,7 @@ import io.clustermd.md.MemberMetadataReader;
 import io.clustermd.md.Raid10Layout;
 import io.clustermd.md.io.FaultInjectingMemberDevice;
 import io.clustermd.md.io.FaultPlan;
+import io.clustermd.md.io.ForwardingMemberDevice;
 import io.clustermd.md.io.MemberDevice;
 import io.clustermd.md.io.MemberDevices;
 import org.junit.jupiter.api.AfterEach;
@@ -153,7 +154,7 @@ class MdArrayTest {
 
         @Override public CompletableFuture<Void> read(ByteBuffer dst, long offset) {
             reads.incrementAndGet();
-            return gate.thenCompose(v -> device.read(dst, offset));
+            return gate.thenCompose(v -> delegate.read(dst, offset));
         }
     }
 
@@ -384,13 +385,13 @@ class MdArrayTest {
 
         @Override public CompletableFuture<Void> write(ByteBuffer src, long offset, boolean fua) {
             if (offset < dataOffset) {
-                return device.write(src, offset, fua);
+                return delegate.write(src, offset, fua);
             }
             synchronized (this) {
                 issued.add(src.get(src.position()));
                 if (hold) {
                     CompletableFuture<Void> done = new CompletableFuture<>();
-                    held.add(() -> device.write(src, offset, fua).whenComplete((v, e) -> {
+                    held.add(() -> delegate.write(src, offset, fua).whenComplete((v, e) -> {
                         if (e != null) {
                             done.completeExceptionally(e);
                         } else {
@@ -400,7 +401,7 @@ class MdArrayTest {
                     return done;
                 }
             }
-            return device.write(src, offset, fua);
+            return delegate.write(src, offset, fua);
         }
     }
 

@@ -19,12 +19,14 @@ class SyncThrottleTest {
     private long foregroundBytesPerSecond;
     private boolean stop;
     private int sleeps;
+    private long held;
 
     private SyncThrottle throttle() {
-        return new SyncThrottle(MIN_KIB, MAX_KIB, SyncEngine.WINDOW, () -> (long) foreground, () -> now, n -> {
-            sleeps++;
-            advance(n);
-        });
+        return new SyncThrottle(MIN_KIB, MAX_KIB, SyncEngine.WINDOW, () -> (long) foreground, () -> held, () -> now,
+                n -> {
+                    sleeps++;
+                    advance(n);
+                });
     }
 
     private void advance(long nanos) {
@@ -92,6 +94,25 @@ class SyncThrottleTest {
         assertThat(now - stopped).isLessThan(SECOND);
         long bytes = run(t, SECOND, 0);
         assertThat(bytes).isGreaterThanOrEqualTo((long) (0.95 * MAX_KIB * 1024));
+    }
+
+    /**
+     * A writer that waits behind the sync windows submits almost nothing, so by bytes alone the array
+     * would look idle and the sync would keep taking full windows: one write held by a window is
+     * enough to call it busy (md's nr_waiting), and the windows shrink to the busy size.
+     */
+    @Test
+    void windowBytes_writeHeldByAWindow_busyAndSmallWindows() throws Exception {
+        SyncThrottle t = throttle();
+        assertThat(t.windowBytes()).isEqualTo(SyncEngine.WINDOW);
+        advance(10_000_000);
+        held++;                                   // one 4 KiB write waited: far below md's 32 sectors
+        int w = t.windowBytes();
+        assertThat(t.busy()).isTrue();
+        assertThat(w).isLessThan(SyncEngine.WINDOW).isLessThanOrEqualTo((int) (MIN_KIB * 1024 / 4));
+        advance(SyncThrottle.QUIET_NANOS + 1);    // nothing more held: idle again after a quiet half second
+        t.windowBytes();
+        assertThat(t.busy()).isFalse();
     }
 
     @Test

@@ -186,7 +186,10 @@ class FileMemberDeviceTest {
         Process stat = new ProcessBuilder("stat", "-c", "%b", dir.resolve("a.img").toString()).start();
         long allocated = Long.parseLong(new String(stat.getInputStream().readAllBytes()).trim()) * 512;
         assertThat(stat.waitFor()).isZero();
-        assertThat(allocated).isEqualTo((16L << 20) - ((8L << 20) - 8192));
+        // stat's block count also holds the file system's own blocks for the file (an ext4 extent
+        // block once the file is fragmented, as on a busy disk): a few KiB over is still "punched"
+        long expected = (16L << 20) - ((8L << 20) - 8192);
+        assertThat(allocated).isBetween(expected, expected + (64 << 10));
     }
 
     @Test
