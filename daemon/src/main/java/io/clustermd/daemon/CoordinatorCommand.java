@@ -163,6 +163,7 @@ public final class CoordinatorCommand implements Callable<Integer> {
         if (tickMs < 100 || tickMs > 60_000) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--tick-ms must be 100..60000, got " + tickMs);
         }
+        List<Member> members = ensemble();   // checked before anything is created
         try {
             Files.createDirectories(dataDir);
         } catch (IOException e) {
@@ -172,7 +173,6 @@ public final class CoordinatorCommand implements Callable<Integer> {
         if (!Files.isWritable(dataDir)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--data-dir " + dataDir + " is not writable");
         }
-        List<Member> members = ensemble();
         InetAddress address = InetAddress.getByName(bind);
         try (ServerSocket probe = new ServerSocket()) {
             probe.setReuseAddress(true);
