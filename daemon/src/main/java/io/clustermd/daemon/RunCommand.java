@@ -140,6 +140,12 @@ public final class RunCommand implements Callable<Integer> {
                     + " (default: ${DEFAULT-VALUE})")
     int rejoinTimeout = 600;
 
+    @Option(names = "--device-path", paramLabel = "DIR",
+            description = {"where to look for a member that another node adds or brings back (clustered arrays;"
+                    + " repeatable): the device is found by the md superblock on it. Searched first, then the"
+                    + " directories of the current members, then /dev/disk/by-id"})
+    List<Path> devicePaths = new ArrayList<>();
+
     @Option(names = "--fault-dir", paramLabel = "DIR", hidden = true,
             description = "fault injection for tests: a file named after a member switches its faults")
     Path faultDir;
@@ -304,6 +310,12 @@ public final class RunCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "--lock-session-timeout must be 1..60,"
                     + " --join-timeout at least 1 and --rejoin-timeout at least 0 (seconds)");
         }
+        for (Path d : devicePaths) {
+            if (!Files.isDirectory(d)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--device-path " + d
+                        + " is not a directory (give the directory where other nodes' new members appear)");
+            }
+        }
         io.clustermd.daemon.cluster.ClusterMembership membership = null;
         if (clustered) {
             // Our slot before anything touches the members; then the members as they are now that we
@@ -394,7 +406,10 @@ public final class RunCommand implements Callable<Integer> {
                     speedLimitMin, speedLimitMax,
                     new FileSyncCheckpointStore(runDir.resolve(arrayName + ".sync"), MdSuperblock.mdadmUuid(ref.setUuid()))));
             if (membership != null) {
-                membership.bind(array);
+                MdArray opened = array;
+                membership.bind(array, new io.clustermd.daemon.array.DeviceSearch(devicePaths,
+                        () -> opened.snapshot().members().stream().map(MdArray.MemberView::device).toList(),
+                        path -> open(path, io, memberQueue, faults, presence, r)));
             }
             array.activate();
             if (membership != null) {

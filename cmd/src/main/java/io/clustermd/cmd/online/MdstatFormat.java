@@ -127,7 +127,8 @@ public final class MdstatFormat {
             return null;
         }
         if (sync.waiting() != null) {
-            return "\tresync=" + sync.waiting().name();
+            // md's status_resync: "recover=REMOTE" while another node rebuilds a member, else "resync=".
+            return (sync.action() == SyncAction.RECOVER ? "\trecover=" : "\tresync=") + sync.waiting().name();
         }
         long done = sync.doneSectors();
         long max = sync.totalSectors();

@@ -22,6 +22,11 @@ final class ArrayMember {
     volatile long recoveryOffset;
     /** Rebuild only the chunks the bitmap marks (re-add), rather than everything past recoveryOffset. */
     volatile boolean bitmapRecovery;
+    /**
+     * The array's events when this node last changed the member's state on another node's word
+     * (RE_ADD) or its own: superblocks no newer than that do not undo the change.
+     */
+    volatile long stateEvents;
     final AtomicInteger pending = new AtomicInteger();
     volatile long lastReadEnd = -1;
     final AtomicInteger readErrors = new AtomicInteger();

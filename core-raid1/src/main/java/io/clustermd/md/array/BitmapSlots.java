@@ -86,6 +86,36 @@ public final class BitmapSlots {
         });
     }
 
+    /**
+     * Every other node slot's dirty bits joined into ours, theirs left as they are (md's
+     * {@code gather_bitmaps}: {@code md_bitmap_copy_from_slot(slot, clear_bits=0)} for each slot), before
+     * a re-added member is rebuilt from the bitmap: what other nodes wrote while it was out is
+     * recorded only in their slots. A slot that cannot be read is logged and left out. Completes,
+     * once the joined bits are durable in our slot, with the chunks found.
+     */
+    public CompletableFuture<Long> mergeOtherSlots(int slotCount) {
+        CompletableFuture<Long> total = CompletableFuture.completedFuture(0L);
+        for (int s = 0; s < slotCount; s++) {
+            if (s == bitmap.slot()) {
+                continue;
+            }
+            int slot = s;
+            total = total.thenCompose(sum -> readSlot(slot).thenCompose(image -> {
+                MergeResult merged = bitmap.mergeFrom(image.duplicate().position(BitmapGeometry.SUPERBLOCK_BYTES),
+                        bitmap.chunks());
+                return merged.durable().thenApply(v -> sum + merged.chunksFound());
+            }).handle((n, e) -> {
+                if (e != null) {
+                    LOG.log(System.Logger.Level.WARNING, "{0}: bitmap slot {1} left out of the re-add: {2}",
+                            array.name(), slot, MdArray.rootMessage(e));
+                    return sum;
+                }
+                return n;
+            }));
+        }
+        return total;
+    }
+
     /** The chunks set in node slot {@code slot}'s bitmap on the members (md's {@code get_bitmap_from_slot}). */
     public CompletableFuture<BitSet> slotBits(int slot) {
         return readSlot(slot).thenApply(image -> {

@@ -24,6 +24,27 @@ public interface ClusterOperations {
     /** {@code metadata_update_start}: take the right to write superblocks (the token). */
     CompletableFuture<Void> metadataUpdateStart();
 
+    /**
+     * {@code metadata_update_start} for a member change: the token, then the change's message to
+     * every node (NEWDISK waits for every node's confirmation, md's {@code add_new_disk}); the
+     * superblock update that follows uses the same token. Fails with
+     * {@link MemberChange.RefusedException} when a node cannot see a new member; the token is
+     * then back and nothing changed.
+     */
+    default CompletableFuture<Void> metadataUpdateStart(MemberChange change) {
+        return metadataUpdateStart();
+    }
+
+    /** True for md-cluster: other nodes use the same members. */
+    default boolean clustered() {
+        return false;
+    }
+
+    /** Node slots of the clustered bitmap ({@code nodes}); 1 on a single node. */
+    default int slotCount() {
+        return 1;
+    }
+
     /** {@code metadata_update_finish}: superblocks written; tell the other nodes. */
     CompletableFuture<Void> metadataUpdateFinish();
 

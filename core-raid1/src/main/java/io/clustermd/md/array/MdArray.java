@@ -42,14 +42,17 @@ public final class MdArray implements AutoCloseable {
     static final int MAX_CORRECTED_READ_ERRORS = 20;
 
     private final String name;
-    private final MdSuperblock reference;          // guarded by this
+    /** The array's superblock as this node last wrote or read it; guarded by this. */
+    final MdSuperblock reference;
     private final Personality personality;
     private final BitmapOps bitmap;
     private final ClusterOperations cluster;
     private final InstantSource clock;
     private final RandomGenerator random;
-    private final List<ArrayMember> members = new ArrayList<>(); // guarded by this
-    private final ArrayMember[] slots;                           // guarded by this for writes; volatile-ish reads
+    /** Every member, faulty and spare ones too; guarded by this. */
+    final List<ArrayMember> members = new ArrayList<>();
+    /** The member in each role; guarded by this for writes, read without it by the request paths. */
+    final ArrayMember[] slots;
     private final long componentBytes;
     private final long arrayBytes;
     private final SyncBarrier barrier = new SyncBarrier();
@@ -57,6 +60,7 @@ public final class MdArray implements AutoCloseable {
     private final AtomicLong inflight = new AtomicLong();
     private final AtomicLong foregroundBytes = new AtomicLong();
     private final SyncEngine sync;
+    private final MemberChanges memberChanges;
     private final ScheduledFuture<?> bitmapDaemon;
     private CompletableFuture<Void> superblockChain = CompletableFuture.completedFuture(null); // guarded by this
     private volatile boolean stopping;
@@ -120,6 +124,7 @@ public final class MdArray implements AutoCloseable {
         }
         this.sync = new SyncEngine(this, settings.speedLimitMinKiB(), settings.speedLimitMaxKiB(),
                 settings.syncCheckpoints());
+        this.memberChanges = new MemberChanges(this, random);
         if (bitmap instanceof SlotBitmapOps slotBitmap) {
             slotBitmap.attach(this::writeBitmapPage, this::degraded);
         }
@@ -205,6 +210,15 @@ public final class MdArray implements AutoCloseable {
         return barrier;
     }
 
+    SyncEngine sync() {
+        return sync;
+    }
+
+    /** Member changes: {@code clusterctl add/remove/re-add} here, and those another node of a cluster made. */
+    public MemberChanges memberChanges() {
+        return memberChanges;
+    }
+
     /** Stopped: the members are closed. */
     boolean stopped() {
         return stopped;
@@ -255,7 +269,7 @@ public final class MdArray implements AutoCloseable {
     }
 
     /** Recomputes {@link #degraded}; call under this object's lock after any member state change. */
-    private void refreshDegraded() {
+    void refreshDegraded() {
         boolean d = false;
         for (ArrayMember m : slots) {
             if (m == null || m.state != MemberState.IN_SYNC) {
@@ -529,13 +543,16 @@ public final class MdArray implements AutoCloseable {
                 }
                 changed = true;
             }
+            if (changed) {
+                memberChanges.activateSparesLocked();   // md's remove_and_add_spares, in the same update
+            }
             refreshDegraded();
         }
         sync.memberFailed();
         return changed ? updateSuperblocks() : CompletableFuture.completedFuture(null);
     }
 
-    private int inSyncCount() {
+    int inSyncCount() {
         int n = 0;
         for (ArrayMember m : slots) {
             if (m != null && m.state == MemberState.IN_SYNC) {
@@ -560,96 +577,6 @@ public final class MdArray implements AutoCloseable {
         return updateSuperblocks();
     }
 
-    /** Adds an opened device as a new member: a spare, rebuilt at once into a free slot (md hot_add_disk). */
-    public CompletableFuture<Void> addMember(MemberDevice device, MdSuperblock existing, boolean reAdd)
-            throws MdFormatException {
-        ArrayMember added;
-        synchronized (this) {
-            for (ArrayMember m : members) {
-                if (m.name().equals(device.name())) {
-                    throw new MdFormatException(device.name() + " is already a member (" + m.state + ")");
-                }
-            }
-            long needed = reference.dataOffset() * 512 + componentBytes;
-            if (device.sizeBytes() < needed) {
-                throw new MdFormatException(String.format("%s is too small: %d bytes, the array needs %d"
-                        + " (data offset %d sectors + %d bytes of data)", device.name(), device.sizeBytes(), needed,
-                        reference.dataOffset(), componentBytes));
-            }
-            int freeSlot = -1;
-            for (int s = 0; s < slots.length; s++) {
-                if (slots[s] == null) {
-                    freeSlot = s;
-                    break;
-                }
-            }
-            MdSuperblock sb = reference.copy();
-            int devNumber;
-            byte[] uuid;
-            boolean bitmapOnly = false;
-            if (reAdd) {
-                devNumber = existing.devNumber();
-                uuid = existing.deviceUuid();
-                int wanted = devNumber < reference.maxDev() ? reference.devRole(devNumber) : MdSuperblock.ROLE_SPARE;
-                if (wanted < slots.length && slots[wanted] == null) {
-                    freeSlot = wanted;
-                }
-                // md super_1_validate: bitmap-based recovery when the member is not older than what
-                // the bitmap has kept dirty since it left.
-                bitmapOnly = existing.events() >= bitmap.eventsCleared();
-            } else {
-                devNumber = nextDevNumber();
-                uuid = new byte[16];
-                random.nextBytes(uuid);
-            }
-            sb.devNumber(devNumber).deviceUuid(uuid).dataSize(device.sizeBytes() / 512 - reference.dataOffset());
-            MemberState state = freeSlot >= 0 ? MemberState.REBUILDING : MemberState.SPARE;
-            added = new ArrayMember(device, sb, state, freeSlot, 0);
-            added.bitmapRecovery = bitmapOnly && state == MemberState.REBUILDING;
-            members.removeIf(m -> m.devNumber == devNumber && m.state == MemberState.FAULTY);
-            members.add(added);
-            if (freeSlot >= 0) {
-                slots[freeSlot] = added;
-            }
-            refreshDegraded();
-            LOG.log(System.Logger.Level.INFO, "{0}: added as {1}{2}", device.name(),
-                    state == MemberState.SPARE ? "spare" : "slot " + freeSlot,
-                    added.bitmapRecovery ? " (bitmap-based recovery)" : state == MemberState.REBUILDING
-                            ? " (full recovery)" : "");
-        }
-        // The new member needs a valid bitmap area before it takes writes: copy it from an in-sync member.
-        return copyBitmapArea(added).thenCompose(v -> updateSuperblocks()).thenRun(() -> {
-            if (added.state == MemberState.REBUILDING) {
-                sync.recoveryNeeded();
-            }
-        });
-    }
-
-    private int nextDevNumber() {
-        int max = -1;
-        for (ArrayMember m : members) {
-            max = Math.max(max, m.devNumber);
-        }
-        for (int i = 0; i < reference.maxDev(); i++) {
-            int role = reference.devRole(i);
-            if (role != MdSuperblock.ROLE_SPARE) {
-                max = Math.max(max, i);
-            }
-        }
-        return max + 1;
-    }
-
-    private CompletableFuture<Void> copyBitmapArea(ArrayMember target) {
-        if (!reference.hasFeature(MdSuperblock.FEATURE_BITMAP_OFFSET)) {
-            return CompletableFuture.completedFuture(null);
-        }
-        ArrayMember source = firstInSync();
-        long from = (reference.superOffset() + reference.bitmapOffset()) * 512;
-        long bytes = reference.dataOffset() * 512 - from;
-        ByteBuffer buf = source.device.allocate((int) bytes);
-        return source.device.read(buf, from).thenCompose(v -> target.device.write(buf, from, true));
-    }
-
     ArrayMember firstInSync() {
         synchronized (this) {
             for (ArrayMember m : slots) {
@@ -661,47 +588,20 @@ public final class MdArray implements AutoCloseable {
         throw new IllegalStateException("no in-sync member");
     }
 
+    /** Adds an opened device as a new member, or brings a former one back (md hot_add_disk, re-add). */
+    public CompletableFuture<Void> addMember(MemberDevice device, MdSuperblock existing, boolean reAdd)
+            throws MdFormatException {
+        return memberChanges.add(device, existing, reAdd);
+    }
+
     /** Marks a member faulty on request (clusterctl fail). */
     public CompletableFuture<Void> failMember(String device) throws MdFormatException {
-        ArrayMember m = find(device);
-        synchronized (this) {
-            if (m.state == MemberState.FAULTY) {
-                throw new MdFormatException(device + " is already faulty");
-            }
-            if (m.state == MemberState.IN_SYNC && inSyncCount() <= 1) {
-                throw new MdFormatException(device + " is the last in-sync member: failing it would stop the array");
-            }
-        }
-        return failMembers(List.of(m), "failed by the administrator");
+        return memberChanges.fail(device);
     }
 
     /** Removes a faulty or spare member (clusterctl remove). */
     public CompletableFuture<Void> removeMember(String device) throws MdFormatException {
-        ArrayMember m = find(device);
-        synchronized (this) {
-            if (m.state != MemberState.FAULTY && m.state != MemberState.SPARE) {
-                throw new MdFormatException(device + " is " + m.state.name().toLowerCase().replace('_', ' ')
-                        + ": only faulty or spare members can be removed (fail it first)");
-            }
-            members.remove(m);
-        }
-        try {
-            m.device.close();
-        } catch (Exception e) {
-            LOG.log(System.Logger.Level.WARNING, "{0}: close failed: {1}", device, e.getMessage());
-        }
-        return updateSuperblocks();
-    }
-
-    private ArrayMember find(String device) throws MdFormatException {
-        synchronized (this) {
-            for (ArrayMember m : members) {
-                if (m.name().equals(device)) {
-                    return m;
-                }
-            }
-        }
-        throw new MdFormatException(device + " is not a member of array " + name + " (see 'clusterctl status')");
+        return memberChanges.remove(device);
     }
 
     /** Starts a check (count mismatches) or a repair (fix them), md's sync_action check/repair. */
@@ -753,14 +653,41 @@ public final class MdArray implements AutoCloseable {
      * not faulty, one update at a time. Members whose superblock write fails are failed in turn.
      */
     CompletableFuture<Void> updateSuperblocks() {
+        return updateSuperblocks(null, null);
+    }
+
+    /**
+     * md_update_sb after a member change the other nodes of a cluster hear of first:
+     * <ol>
+     *   <li>the token, and with it {@code change}'s message (NEWDISK and every node's confirmation,
+     *       REMOVE, RE_ADD) when there is one; a refusal ends the update here, with nothing changed;</li>
+     *   <li>{@code apply} under this object's lock: the change in memory;</li>
+     *   <li>the superblocks;</li>
+     *   <li>METADATA_UPDATED and the token back, whether or not 2 and 3 worked (md always calls
+     *       metadata_update_finish once it started).</li>
+     * </ol>
+     */
+    CompletableFuture<Void> updateSuperblocks(MemberChange change, Runnable apply) {
         CompletableFuture<Void> next;
         synchronized (this) {
             next = superblockChain.handle((v, e) -> null)
-                    .thenCompose(v -> cluster.metadataUpdateStart())
-                    // The token goes back whether or not the write worked (md_update_sb always
-                    // calls metadata_update_finish once it started).
-                    .thenCompose(v -> writeSuperblocks().handle((w, e) -> e))
-                    .thenCompose(e -> cluster.metadataUpdateFinish().handle((f, finishError) -> {
+                    .thenCompose(v -> change == null ? cluster.metadataUpdateStart()           // 1.
+                            : cluster.metadataUpdateStart(change))
+                    .thenCompose(v -> {
+                        CompletableFuture<Void> written;
+                        try {
+                            if (apply != null) {
+                                synchronized (this) {
+                                    apply.run();                                                  // 2.
+                                }
+                            }
+                            written = writeSuperblocks();                                         // 3.
+                        } catch (RuntimeException e) {
+                            written = CompletableFuture.failedFuture(e);
+                        }
+                        return written.handle((w, e) -> e);
+                    })
+                    .thenCompose(e -> cluster.metadataUpdateFinish().handle((f, finishError) -> {   // 4.
                         Throwable first = e != null ? e : finishError;
                         if (first != null) {
                             throw first instanceof CompletionException ce ? ce : new CompletionException(first);
@@ -770,6 +697,11 @@ public final class MdArray implements AutoCloseable {
             superblockChain = next;
         }
         return next;
+    }
+
+    /** Completes when the superblock updates queued so far are done (failed or not). */
+    synchronized CompletableFuture<Void> superblocksWritten() {
+        return superblockChain.handle((v, e) -> null);
     }
 
     private CompletableFuture<Void> writeSuperblocks() {

@@ -279,7 +279,7 @@ public final class SyncEngine {
         }
         begin(Action.RESYNC, 0, neededBytes(bitmap)); // status shows the resync while it waits for the lock
         try {
-            waits.during("the cluster's resync lock", () -> array.cluster().resyncStart());
+            waits.during(CLUSTER_LOCK_WAIT, () -> array.cluster().resyncStart());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return;
@@ -366,41 +366,90 @@ public final class SyncEngine {
 
     // ------------------------------------------------------------------ recovery
 
-    /** Recovery: rebuild every REBUILDING member (full from its recovery offset, or bitmap chunks). */
+    /**
+     * Recovery: rebuild every REBUILDING member (full from its recovery offset, or bitmap chunks).
+     * On a cluster one node recovers at a time, as it resyncs: under the {@code resync} lock, with
+     * its windows announced so the other nodes hold their writes there while a window is copied;
+     * the others wait for the lock (status: REMOTE), and whoever gets it next continues from the
+     * members' superblocks as the last recoverer left them (a recoverer that died or stopped is
+     * replaced from its last checkpoint; one that finished leaves nothing to do).
+     */
     private void recover() {
-        for (ArrayMember m : array.membersSnapshot()) {
-            if (stop) {
+        if (rebuilding().isEmpty()) {
+            return;
+        }
+        ClusterOperations cluster = array.cluster();
+        boolean clustered = cluster.clustered();
+        // The update that made the member rebuilding (its role, and on a cluster every node told)
+        // comes first: a node that has not heard of the member yet does not write to it.
+        waits.await(array.superblocksWritten(), () -> "the superblock update that starts the recovery");
+        if (clustered) {
+            begin(Action.RECOVER, 0, array.size());
+            try {
+                waits.during(CLUSTER_LOCK_WAIT, cluster::resyncStart);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
                 return;
             }
-            if (m.state != MemberState.REBUILDING) {
-                continue;
+        }
+        try {
+            if (clustered) {
+                waits.await(array.memberChanges().reload(), () -> "re-reading the members' superblocks");
             }
-            boolean ok = m.bitmapRecovery ? recoverFromBitmap(m) : recoverFully(m);
-            if (stop || m.state != MemberState.REBUILDING) {
-                continue;
+            for (ArrayMember m : rebuilding()) {
+                if (stop) {
+                    return;
+                }
+                if (m.state != MemberState.REBUILDING) {
+                    continue;
+                }
+                boolean ok = m.bitmapRecovery ? recoverFromBitmap(m) : recoverFully(m);
+                if (stop || m.state != MemberState.REBUILDING) {
+                    continue;
+                }
+                if (ok) {
+                    waits.await(array.recoveryFinished(m), () -> "the superblock update that puts " + m.name()
+                            + " in sync");
+                } else {
+                    LOG.log(System.Logger.Level.ERROR, "{0}: recovery could not copy every range; the member stays"
+                            + " rebuilding (fail and re-add it to retry)", m.name());
+                }
             }
-            if (ok) {
-                waits.await(array.recoveryFinished(m), () -> "the superblock update that puts " + m.name()
-                        + " in sync");
-            } else {
-                LOG.log(System.Logger.Level.ERROR, "{0}: recovery could not copy every range; the member stays"
-                        + " rebuilding (fail and re-add it to retry)", m.name());
+        } finally {
+            if (clustered) {
+                announcer.settle();
+                cluster.resyncFinish();
             }
         }
     }
 
+    /** What a sync waiting for another node shows (status maps it to md's REMOTE). */
+    public static final String CLUSTER_LOCK_WAIT = "the cluster's resync lock";
+
+    private java.util.List<ArrayMember> rebuilding() {
+        return array.membersSnapshot().stream().filter(m -> m.state == MemberState.REBUILDING).toList();
+    }
+
     private boolean recoverFromBitmap(ArrayMember m) {
         BitmapOps bitmap = array.bitmap();
+        if (array.cluster().clustered()) {
+            // md's gather_bitmaps: what the other nodes wrote while the member was out is only in
+            // their slots; it joins ours (their slots keep it) before anything is copied.
+            waits.await(BitmapSlots.of(array).mergeOtherSlots(array.cluster().slotCount()),
+                    () -> "reading the other nodes' bitmap slots");
+        }
         long total = neededBytes(bitmap);
         begin(Action.RECOVER, 0, total);
         LOG.log(System.Logger.Level.INFO, "{0}: bitmap-based recovery of {1} MiB", m.name(),
                 String.valueOf(total >> 20));
         long[] done = {0};
         boolean ok = true;
+        long announcedEnd = -1;
         long chunk = bitmap.nextChunkNeedingSync(0);
         while (chunk >= 0 && !stop && m.state == MemberState.REBUILDING) {
             long from = chunk * bitmap.chunkBytes();
             long to = Math.min(array.size(), from + bitmap.chunkBytes());
+            announcedEnd = announcer.announce(from, to, announcedEnd, bitmap.chunkBytes());
             ok &= copier.copyRange(from, to, m, n -> advance(done[0] += n));
             chunk = bitmap.nextChunkNeedingSync(chunk + 1);
         }
@@ -416,8 +465,11 @@ public final class SyncEngine {
         long lastCheckpoint = nanoTime.getAsLong();
         boolean ok = true;
         long[] done = {from};
+        long announcedEnd = -1;
+        long chunkBytes = array.bitmap().chunkBytes();
         for (long pos = from; pos < total && !stop && m.state == MemberState.REBUILDING; ) {
             long to = Math.min(total, pos + WINDOW);
+            announcedEnd = announcer.announce(pos, to, announcedEnd, chunkBytes);
             ok &= copier.copyRange(pos, to, m, n -> advance(done[0] += n));
             pos = to;
             if (raid1) {

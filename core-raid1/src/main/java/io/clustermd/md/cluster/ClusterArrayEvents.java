@@ -1,6 +1,7 @@
 package io.clustermd.md.cluster;
 
 import io.clustermd.md.array.BitmapSlots;
+import io.clustermd.md.array.MemberChanges;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
@@ -16,14 +17,16 @@ public final class ClusterArrayEvents implements ClusterNode.ArrayEvents {
     private final CompletableFuture<BitmapSlots> array = new CompletableFuture<>();
     private final Consumer<String> log;
     private volatile RemoteResyncWindows windows;
+    private volatile MemberChanges members;
 
     public ClusterArrayEvents(Consumer<String> log) {
         this.log = log;
     }
 
     /** Connects the events to the opened array and the node's view of the other nodes' windows. */
-    public void bind(BitmapSlots slots, RemoteResyncWindows remoteWindows) {
+    public void bind(BitmapSlots slots, MemberChanges memberChanges, RemoteResyncWindows remoteWindows) {
         this.windows = remoteWindows;
+        this.members = memberChanges;
         array.complete(slots);
     }
 
@@ -66,9 +69,26 @@ public final class ClusterArrayEvents implements ClusterNode.ArrayEvents {
         return a.writesDrained(loSector * 512, (hiSector - loSector) * 512);
     }
 
+    /** METADATA_UPDATED: what the sender changed applies here (md's check_sb_changes). */
     @Override
     public CompletableFuture<Void> metadataUpdated(int raidSlot) {
-        return reloadSuperblock();
+        return array.getNow(null) == null ? CompletableFuture.completedFuture(null)
+                : members.reload().thenApply(events -> null);
+    }
+
+    @Override
+    public CompletableFuture<Boolean> newDisk(int devNumber, byte[] deviceUuid) {
+        return array.thenCompose(a -> members.newDiskCandidate(devNumber, deviceUuid));
+    }
+
+    @Override
+    public CompletableFuture<Void> removeDisk(int devNumber) {
+        return array.getNow(null) == null ? CompletableFuture.completedFuture(null) : members.removed(devNumber);
+    }
+
+    @Override
+    public CompletableFuture<Void> reAddDisk(int devNumber, int slot) {
+        return array.getNow(null) == null ? CompletableFuture.completedFuture(null) : members.reAdded(devNumber, slot);
     }
 
     /** Our events catch up with what another node wrote (before our own superblock update too). */

@@ -56,6 +56,19 @@ public final class ClusterLocks {
         return "cmd-" + new UUID(b.getLong(), b.getLong());
     }
 
+    /**
+     * Not in md (whose refusing node leaves only {@code no-new-dev} CR behind, so the initiator
+     * learns that someone refused, not who): held by the node in {@code slot} from its refusal of a
+     * NEWDISK until the next METADATA_UPDATED, PR with its node name in the LVB, so the initiator
+     * can name the nodes that cannot see the new member.
+     */
+    public static String newDiskRefusal(int slot) {
+        if (slot < 0 || slot > 9999) {
+            throw new IllegalArgumentException("slot must be 0..9999, got " + slot);
+        }
+        return String.format("nack%04d", slot);
+    }
+
     /** The lock of bitmap slot {@code slot} (0-based): {@code bitmap0000} .. md's {@code bitmap%04d}. */
     public static String bitmap(int slot) {
         if (slot < 0 || slot > 9999) {

@@ -5,6 +5,7 @@ import io.clustermd.dlm.LockHandle;
 import io.clustermd.dlm.LockMode;
 import io.clustermd.dlm.LockStatus;
 import io.clustermd.dlm.Lockspace;
+import io.clustermd.dlm.Lvb;
 
 import java.time.Duration;
 import java.util.HashMap;
@@ -46,6 +47,24 @@ public final class ClusterNode {
 
         /** METADATA_UPDATED: re-read the superblocks ({@code md_reload_sb}). */
         default CompletableFuture<Void> metadataUpdated(int raidSlot) {
+            return CompletableFuture.completedFuture(null);
+        }
+
+        /**
+         * NEWDISK: is a device with this {@code device_uuid} visible here? True (it is opened as a
+         * candidate) confirms, false refuses (md's udev rule and {@code --cluster-confirm}).
+         */
+        default CompletableFuture<Boolean> newDisk(int devNumber, byte[] deviceUuid) {
+            return CompletableFuture.completedFuture(false);
+        }
+
+        /** REMOVE: the member with descriptor number {@code devNumber} goes. */
+        default CompletableFuture<Void> removeDisk(int devNumber) {
+            return CompletableFuture.completedFuture(null);
+        }
+
+        /** RE_ADD: the former member {@code devNumber} takes writes again, in role {@code slot}. */
+        default CompletableFuture<Void> reAddDisk(int devNumber, int slot) {
             return CompletableFuture.completedFuture(null);
         }
     }
@@ -95,6 +114,12 @@ public final class ClusterNode {
     private java.util.Set<Integer> freeAtJoin = Set.of();
     private LockHandle noNewDev;
     private LockHandle resync;
+    /** Completes once {@code no-new-dev} CR and {@code resync} NL are held (join step 6). */
+    private final CompletableFuture<Void> sharedLocksHeld = new CompletableFuture<>();
+    /** Held PR (our name in the LVB) from refusing a NEWDISK until the next METADATA_UPDATED. */
+    private LockHandle refusal;
+    private final int slotCount;
+    private String nodeName = "";
     /** Read-balancing suspensions held for a node that announced SLOT_RECOVERING, by its slot. */
     private final Map<Integer, Integer> suspendedFor = new HashMap<>();
 
@@ -103,6 +128,7 @@ public final class ClusterNode {
         this.events = events;
         this.log = log;
         this.timeouts = timeouts;
+        this.slotCount = nodes;
         this.windows = new RemoteResyncWindows();
         this.channel = new MessageChannel(lockspace, -1, timeouts.step(), timeouts.ack(), log);
         this.peers = new PeerWatch(lockspace, nodes, channel, windows, events, events::resyncNeeded, timeouts.step(), log);
@@ -134,6 +160,7 @@ public final class ClusterNode {
     public static CompletableFuture<ClusterNode> join(Lockspace lockspace, int nodes, String nodeName,
                                                       ArrayEvents events, Timeouts timeouts, Consumer<String> log) {
         ClusterNode node = new ClusterNode(lockspace, nodes, Objects.requireNonNull(events, "events"), timeouts, log);
+        node.nodeName = nodeName;
         return node.holdName(nodeName)                                                        // 0.
                 .thenCompose(v -> node.channel.open())                                        // 1.
                 .thenCompose(v -> {
@@ -206,9 +233,17 @@ public final class ClusterNode {
     private CompletableFuture<Void> holdSharedLocks() {
         noNewDev = lockspace.newLock(ClusterLocks.NO_NEW_DEV);
         resync = lockspace.newLock(ClusterLocks.RESYNC);
-        return noNewDev.lock(LockMode.CR, timeouts.step())
+        CompletableFuture<Void> held = noNewDev.lock(LockMode.CR, timeouts.step())
                 .thenCompose(r -> resync.lock(LockMode.NL, timeouts.step()))
                 .thenApply(r -> null);
+        held.whenComplete((v, e) -> {
+            if (e == null) {
+                sharedLocksHeld.complete(null);
+            } else {
+                sharedLocksHeld.completeExceptionally(e);
+            }
+        });
+        return held;
     }
 
     /** md's {@code process_recvd_msg}. */
@@ -240,13 +275,122 @@ public final class ClusterNode {
                 });
             }
             case METADATA_UPDATED -> {
-                return events.metadataUpdated(m.raidSlot());
+                return events.metadataUpdated(m.raidSlot()).thenCompose(v -> rearmNewDisk());
+            }
+            case NEWDISK -> {
+                return sharedLocksHeld.thenCompose(v -> events.newDisk(m.raidSlot(), m.deviceUuid()))
+                        .thenCompose(found -> found ? confirmNewDisk() : refuseNewDisk(m));
+            }
+            case REMOVE -> {
+                return events.removeDisk(m.raidSlot());
+            }
+            case RE_ADD -> {
+                return events.reAddDisk(m.raidSlot(), (int) m.low());
             }
             default -> {
                 log.accept("cluster: " + m + " is not handled by this version; acknowledged");
                 return done();
             }
         }
+    }
+
+    /*
+     * A new member, on a receiver (md's new_disk_ack):
+     *   confirm: no-new-dev CR->NL, so the initiator's EX can be granted;
+     *   refuse:  no-new-dev stays CR (the initiator's EX|NOQUEUE fails), and our refusal lock PR with
+     *            our name in its LVB (EX, LVB, ->PR publishes it) says who refused.
+     * Both end at the next METADATA_UPDATED ({@link #rearmNewDisk}).
+     */
+    private CompletableFuture<Void> confirmNewDisk() {
+        return noNewDev.lock(LockMode.NL, timeouts.step(), LockFlag.CONVERT).thenApply(r -> {
+            if (!r.granted()) {
+                throw new CompletionException(new ClusterWaitException("confirming a new member: no-new-dev NL: "
+                        + r.status()));
+            }
+            return null;
+        });
+    }
+
+    private CompletableFuture<Void> refuseNewDisk(ClusterMessage m) {
+        log.accept("cluster: refusing " + m + ": the device is not visible on this node");
+        LockHandle h = lockspace.newLock(ClusterLocks.newDiskRefusal(slot()));
+        synchronized (this) {
+            refusal = h;
+        }
+        byte[] lvb = new byte[Lvb.LENGTH];
+        byte[] name = nodeName.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        System.arraycopy(name, 0, lvb, 0, Math.min(name.length, lvb.length));
+        return h.lock(LockMode.EX, timeouts.step()).thenCompose(r -> {
+            h.setLvb(lvb);
+            return h.lock(LockMode.PR, timeouts.step(), LockFlag.CONVERT, LockFlag.VALBLK);
+        }).handle((r, e) -> null);  // the refusal stands with no-new-dev CR alone if this lock fails
+    }
+
+    /** After METADATA_UPDATED: no-new-dev CR again (md's process_metadata_update), the refusal lock gone. */
+    private CompletableFuture<Void> rearmNewDisk() {
+        LockHandle h;
+        synchronized (this) {
+            h = refusal;
+            refusal = null;
+        }
+        CompletableFuture<?> gone = h == null ? done() : h.unlock().handle((r, e) -> null);
+        return gone.thenCompose(v -> noNewDev == null || noNewDev.grantedMode() != LockMode.NL ? done()
+                : noNewDev.lock(LockMode.CR, timeouts.step(), LockFlag.CONVERT).thenApply(r -> null));
+    }
+
+    /**
+     * On the node adding a member, after every node processed its NEWDISK (md's {@code add_new_disk}
+     * step 3): {@code no-new-dev} CR->EX|NOQUEUE, granted only if every other node confirmed; then
+     * back to CR. Completes with an empty list when confirmed, else with the nodes that refused
+     * ("node NAME (slot S)", read from their refusal locks), or a note that some node did not answer.
+     */
+    public CompletableFuture<java.util.List<String>> newDiskConfirmations() {
+        return noNewDev.lock(LockMode.EX, timeouts.step(), LockFlag.CONVERT, LockFlag.NOQUEUE).thenCompose(r -> {
+            if (r.granted()) {
+                return noNewDev.lock(LockMode.CR, timeouts.step(), LockFlag.CONVERT)
+                        .thenApply(x -> java.util.List.<String>of());
+            }
+            return refusers();
+        });
+    }
+
+    /**
+     * Which slots hold their refusal lock: EX|NOQUEUE not granted means a holder; then CR|NOQUEUE
+     * (compatible with its PR) reads the name it left in the LVB.
+     */
+    private CompletableFuture<java.util.List<String>> refusers() {
+        CompletableFuture<java.util.List<String>> found = CompletableFuture.completedFuture(new java.util.ArrayList<>());
+        for (int s = 0; s < slotCount; s++) {
+            if (s == slot()) {
+                continue;
+            }
+            int other = s;
+            found = found.thenCompose(list -> {
+                LockHandle probe = lockspace.newLock(ClusterLocks.newDiskRefusal(other));
+                return probe.lock(LockMode.EX, timeouts.step(), LockFlag.NOQUEUE).thenCompose(r -> {
+                    if (r.granted()) {
+                        return probe.unlock().handle((x, e) -> list);
+                    }
+                    return probe.lock(LockMode.CR, timeouts.step(), LockFlag.NOQUEUE, LockFlag.VALBLK)
+                            .thenCompose(c -> {
+                                String name = c.granted() && c.lvb() != null && !c.valNotValid() ? text(c.lvb()) : "";
+                                list.add(name.isEmpty() ? "the node in slot " + other : "node " + name + " (slot "
+                                        + other + ")");
+                                return (c.granted() ? probe.unlock() : done()).handle((x, e) -> list);
+                            });
+                }).exceptionally(e -> list);
+            });
+        }
+        return found.thenApply(list -> list.isEmpty()
+                ? java.util.List.of("a node that did not answer (it may be joining or dying; try again)") : list);
+    }
+
+    private static String text(byte[] lvb) {
+        int n = 0;
+        while (n < lvb.length && lvb[n] != 0) {
+            n++;
+        }
+        return new String(lvb, 0, n, java.nio.charset.StandardCharsets.UTF_8);
     }
 
     private void resumeFor(int senderSlot) {
@@ -262,6 +406,11 @@ public final class ClusterNode {
 
     private static CompletableFuture<Void> done() {
         return CompletableFuture.completedFuture(null);
+    }
+
+    /** Slots of the clustered bitmap ({@code nodes}). */
+    public int slotCount() {
+        return slotCount;
     }
 
     /** This node's slot (0-based). */

@@ -5,6 +5,7 @@ import io.clustermd.dlm.LockHandle;
 import io.clustermd.dlm.LockMode;
 import io.clustermd.dlm.LockResult;
 import io.clustermd.md.array.ClusterOperations;
+import io.clustermd.md.array.MemberChange;
 
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -75,6 +76,65 @@ public final class DlmClusterOperations implements ClusterOperations {
                 return null;
             });
         });
+    }
+
+    /**
+     * md's {@code metadata_update_start} after a member change, with the change's message first:
+     * <ol>
+     *   <li>the token;</li>
+     *   <li>NEWDISK, REMOVE or RE_ADD to every node (each processed it when the send completes);</li>
+     *   <li>NEWDISK only: {@code no-new-dev} EX|NOQUEUE — every node confirmed — or a refusal: then
+     *       METADATA_UPDATED (the superblocks unchanged) so every node drops the candidate and
+     *       re-arms, the token goes back, and the start fails with the refusing nodes;</li>
+     *   <li>the token stays for the superblock update ({@link #metadataUpdateFinish} releases it).</li>
+     * </ol>
+     */
+    @Override
+    public CompletableFuture<Void> metadataUpdateStart(MemberChange change) {
+        return node.channel().acquireToken().thenCompose(hold -> sendChange(hold, change).handle((v, e) -> {   // 1.
+            if (e != null) {
+                return hold.release().handle((r, releaseError) -> {
+                    throw new CompletionException(MessageChannel.unwrap(e));
+                });
+            }
+            synchronized (tokenLock) {
+                token = hold;                                                                    // 4.
+            }
+            return reloadSuperblock.get().exceptionally(x -> null);
+        }).thenCompose(f -> f)).thenApply(v -> null);
+    }
+
+    private CompletableFuture<Void> sendChange(MessageChannel.TokenHold hold, MemberChange change) {
+        return switch (change.kind()) {
+            case NEW_DISK -> hold.send(new ClusterMessage(MessageType.NEWDISK, 0, change.devNumber(), 0, 0,   // 2.
+                            change.deviceUuid(), 0))
+                    .thenCompose(m -> node.newDiskConfirmations())                                 // 3.
+                    .thenCompose(refused -> {
+                        if (refused.isEmpty()) {
+                            return CompletableFuture.<Void>completedFuture(null);
+                        }
+                        log.accept("cluster: the new member (number " + change.devNumber() + ") is refused by "
+                                + String.join(", ", refused));
+                        return hold.send(ClusterMessage.of(MessageType.METADATA_UPDATED, 0, 0, 0))
+                                .handle((m, e) -> {
+                                    throw new CompletionException(new MemberChange.RefusedException(refused));
+                                });
+                    });
+            case REMOVE -> hold.send(ClusterMessage.of(MessageType.REMOVE, 0, change.devNumber(), 0))
+                    .thenApply(m -> null);
+            case RE_ADD -> hold.send(new ClusterMessage(MessageType.RE_ADD, 0, change.devNumber(),
+                    Math.max(0, change.slot()), 0, null, 0)).thenApply(m -> null);
+        };
+    }
+
+    @Override
+    public boolean clustered() {
+        return true;
+    }
+
+    @Override
+    public int slotCount() {
+        return node.slotCount();
     }
 
     /** md's {@code metadata_update_finish}: METADATA_UPDATED to every node, then the token goes back. */

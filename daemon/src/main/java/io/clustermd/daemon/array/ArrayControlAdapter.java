@@ -87,9 +87,13 @@ public final class ArrayControlAdapter implements ArrayControl {
             case REPAIR -> SyncAction.REPAIR;
         };
         long total = p.totalBytes() / 512;
+        boolean waitsForCluster = p.waitingFor() != null && p.waitingFor().startsWith(SyncEngine.CLUSTER_LOCK_WAIT);
         SyncStatus sync = action == SyncAction.IDLE
                 ? remoteResyncs.getAsInt() > 0 ? new SyncStatus(SyncAction.RESYNC, 0, 0, 0, null,
                         io.clustermd.control.SyncWait.PENDING) : SyncStatus.idle()
+                : waitsForCluster
+                ? new SyncStatus(action, 0, total, 0, null, remoteResyncs.getAsInt() > 0
+                        ? io.clustermd.control.SyncWait.REMOTE : io.clustermd.control.SyncWait.PENDING, p.waitingFor())
                 : new SyncStatus(action, Math.min(p.doneBytes() / 512, total), total, p.bytesPerSecond() / 1024, null,
                         null, p.waitingFor());
         BitmapStatus bitmap = null;

@@ -200,9 +200,13 @@ public final class ClusterMembership implements AutoCloseable {
         return operations;
     }
 
-    /** Step 3: the opened array takes the node's events from now on. */
-    public void bind(MdArray array) {
-        events.bind(BitmapSlots.of(array), node.windows());
+    /**
+     * Step 3: the opened array takes the node's events from now on; members other nodes add are
+     * looked for with {@code locator}.
+     */
+    public void bind(MdArray array, io.clustermd.md.array.DeviceLocator locator) {
+        array.memberChanges().useLocator(locator);
+        events.bind(BitmapSlots.of(array), array.memberChanges(), node.windows());
     }
 
     /** The array did not start: events waiting for it fail. */

@@ -1,5 +1,6 @@
 package io.clustermd.daemon.cluster;
 
+import io.clustermd.md.array.DeviceLocator;
 import io.clustermd.cmd.ClusterCtl;
 import io.clustermd.dlm.local.LocalLockCluster;
 import io.clustermd.dlm.local.LocalLockManager;
@@ -103,7 +104,7 @@ class MiniClusterSimulationTest {
             this.array = MdArray.open(plan, devices, SlotBitmapOps.forArray(plan, devices, membership.slot()),
                     new MdArray.Settings("sim" + id, InstantSource.system(), new Random(SEED + id), scheduler,
                             membership.operations(), 200_000, 400_000));
-            membership.bind(array);
+            membership.bind(array, DeviceLocator.NONE);
             array.activate();
             membership.recoverAbandonedSlots();
         }

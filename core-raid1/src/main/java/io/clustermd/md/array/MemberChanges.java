@@ -1,0 +1,678 @@
+package io.clustermd.md.array;
+
+import io.clustermd.md.MdFormatException;
+import io.clustermd.md.MdSuperblock;
+import io.clustermd.md.MdSuperblockCodec;
+import io.clustermd.md.io.MemberDevice;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.random.RandomGenerator;
+
+/**
+ * The members of a running array changing: md's {@code hot_add_disk}, {@code hot_remove_disk},
+ * re-add and {@code remove_and_add_spares} on this node, and, on a cluster, the same changes made
+ * by another node as md-cluster receives them ({@code process_add_new_disk},
+ * {@code process_remove_disk}, {@code process_readd_disk}, and {@code check_sb_changes} after
+ * METADATA_UPDATED). All state changes happen under the array's lock; superblock updates go
+ * through {@link MdArray#updateSuperblocks(MemberChange, Runnable)}, so a change the other nodes
+ * must hear of first is sent with the token the update then uses.
+ */
+public final class MemberChanges {
+
+    private static final System.Logger LOG = System.getLogger(MemberChanges.class.getName());
+    private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
+    /** Looking for a device reads superblocks from files: never on the lock manager's thread. */
+    private static final Executor LOCATE = r -> Thread.ofPlatform().name("md-locate").daemon().start(r);
+
+    private final MdArray array;
+    private final RandomGenerator random;
+    private volatile DeviceLocator locator = DeviceLocator.NONE;
+    /** One member change at a time on this node (two adds must not pick the same descriptor number). */
+    private final AtomicBoolean changing = new AtomicBoolean();
+    /** NEWDISK confirmed here and not yet in the superblocks: md's Candidate rdevs, by descriptor number. */
+    private final Map<Integer, MemberDevice> candidates = new HashMap<>();   // guarded by array
+
+    MemberChanges(MdArray array, RandomGenerator random) {
+        this.array = array;
+        this.random = random;
+    }
+
+    /** How this node finds a member another node adds or brings back. */
+    public void useLocator(DeviceLocator l) {
+        this.locator = l == null ? DeviceLocator.NONE : l;
+    }
+
+    // ------------------------------------------------------------------ this node's changes
+
+    /** Marks a member faulty on request (clusterctl fail): md_error, then the superblocks. */
+    CompletableFuture<Void> fail(String device) throws MdFormatException {
+        ArrayMember m = find(device);
+        synchronized (array) {
+            if (m.state == MemberState.FAULTY) {
+                throw new MdFormatException(device + " is already faulty");
+            }
+            if (m.state == MemberState.IN_SYNC && array.inSyncCount() <= 1) {
+                throw new MdFormatException(device + " is the last in-sync member: failing it would stop the array");
+            }
+        }
+        return array.failMembers(List.of(m), "failed by the administrator");
+    }
+
+    /** Removes a faulty or spare member (clusterctl remove); on a cluster, REMOVE first. */
+    CompletableFuture<Void> remove(String device) throws MdFormatException {
+        ArrayMember m = find(device);
+        synchronized (array) {
+            if (m.state != MemberState.FAULTY && m.state != MemberState.SPARE) {
+                throw new MdFormatException(device + " is " + describe(m.state)
+                        + ": only faulty or spare members can be removed (fail it first)");
+            }
+        }
+        beginChange();
+        return array.updateSuperblocks(MemberChange.remove(m.devNumber), () -> {
+            if (m.state != MemberState.FAULTY && m.state != MemberState.SPARE) {
+                throw new IllegalStateException(device + " became " + describe(m.state) + " meanwhile; not removed");
+            }
+            array.members.remove(m);
+        }).thenRun(() -> close(m.device)).whenComplete((v, e) -> changing.set(false));
+    }
+
+    /** What an add will do, settled before the token is asked for. */
+    private record Prepared(MemberDevice device, int devNumber, byte[] uuid, boolean reAdd, boolean bitmapOnly,
+                            int slotHint, long dataSectors) {
+    }
+
+    /**
+     * Adds an opened device as a new member (a spare, or rebuilt at once into a free role), or
+     * brings a former member back ({@code reAdd}: rebuilt from the bitmap when it is recent enough).
+     * On a cluster a new member first gets a superblock that names it (its {@code device_uuid}),
+     * so every node can find it; NEWDISK then asks every node to confirm, and a refusal puts the
+     * device back as it was.
+     */
+    CompletableFuture<Void> add(MemberDevice device, MdSuperblock existing, boolean reAdd) throws MdFormatException {
+        beginChange();
+        try {
+            Prepared p = prepare(device, existing, reAdd);
+            boolean clustered = array.cluster().clustered();
+            ArrayMember[] added = new ArrayMember[1];
+            MemberChange change = reAdd ? MemberChange.reAdd(p.devNumber(), p.slotHint())
+                    : MemberChange.newDisk(p.devNumber(), p.uuid());
+            boolean named = clustered && !reAdd;
+            CompletableFuture<ByteBuffer> saved = named ? readHeader(device) : CompletableFuture.completedFuture(null);
+            // A member that comes back takes this node's writes before RE_ADD goes out (md clears
+            // Faulty before gather_bitmaps): whatever node rebuilds it then finds in our slot every
+            // write of ours that missed it. A new member is added only once every node confirmed it.
+            Runnable early = reAdd ? () -> added[0] = applyAdd(p) : () -> { };
+            Runnable late = reAdd ? () -> { } : () -> added[0] = applyAdd(p);
+            return saved.thenCompose(header -> (named ? writeProvisionalSuperblock(p) : DONE)
+                            .thenCompose(v -> copyBitmapArea(device))
+                            .thenRun(() -> {
+                                synchronized (array) {
+                                    early.run();
+                                }
+                            })
+                            .thenCompose(v -> array.updateSuperblocks(change, late))
+                            .handle((v, e) -> {
+                                if (e == null) {
+                                    return DONE;
+                                }
+                                CompletionException failure = explain(e, p);
+                                if (reAdd && added[0] != null) {
+                                    // the other nodes did not all hear of it: out again, as it was
+                                    return array.failMembers(List.of(added[0]), "re-add not completed")
+                                            .handle((x, y) -> CompletableFuture.<Void>failedFuture(failure))
+                                            .thenCompose(x -> x);
+                                }
+                                if (header == null || added[0] != null) {
+                                    return CompletableFuture.<Void>failedFuture(failure);
+                                }
+                                // Refused (or failed before the member existed): the device as it was.
+                                return device.write(header.duplicate(), 0, true).handle((w, restoreError) -> {
+                                    if (restoreError != null) {
+                                        LOG.log(System.Logger.Level.WARNING, "{0}: could not put back its first {1}"
+                                                + " bytes after the refused add: {2}", device.name(),
+                                                header.remaining(), MdArray.rootMessage(restoreError));
+                                    }
+                                    throw failure;
+                                });
+                            })
+                            .thenCompose(f -> f))
+                    .thenRun(() -> {
+                        if (added[0] != null && added[0].state == MemberState.REBUILDING) {
+                            array.sync().recoveryNeeded();
+                        }
+                    })
+                    .whenComplete((v, e) -> changing.set(false));
+        } catch (MdFormatException | RuntimeException e) {
+            changing.set(false);
+            throw e;
+        }
+    }
+
+    /** A refused add said for an operator: who cannot see the device, and what to do. */
+    private static CompletionException explain(Throwable e, Prepared p) {
+        Throwable c = e;
+        while (c instanceof CompletionException && c.getCause() != null) {
+            c = c.getCause();
+        }
+        if (c instanceof MemberChange.RefusedException refused) {
+            return new CompletionException(new IllegalStateException("cannot add " + p.device().name() + ": "
+                    + String.join(", ", refused.nodes()) + " cannot see it (no device with device UUID "
+                    + MdSuperblock.mdadmUuid(p.uuid()) + " on its device search paths); make the device visible there,"
+                    + " or start that node with --device-path DIR; nothing was changed", refused));
+        }
+        return e instanceof CompletionException ce ? ce : new CompletionException(e);
+    }
+
+    private Prepared prepare(MemberDevice device, MdSuperblock existing, boolean reAdd) throws MdFormatException {
+        synchronized (array) {
+            MdSuperblock reference = array.reference;
+            for (ArrayMember m : array.members) {
+                if (m.name().equals(device.name())) {
+                    throw new MdFormatException(device.name() + " is already a member (" + describe(m.state) + ")");
+                }
+            }
+            long needed = reference.dataOffset() * 512 + array.componentBytes();
+            if (device.sizeBytes() < needed) {
+                throw new MdFormatException(String.format("%s is too small: %d bytes, the array needs %d"
+                        + " (data offset %d sectors + %d bytes of data)", device.name(), device.sizeBytes(), needed,
+                        reference.dataOffset(), array.componentBytes()));
+            }
+            int freeSlot = firstFreeSlot();
+            if (reAdd) {
+                int devNumber = existing.devNumber();
+                int wanted = devNumber < reference.maxDev() ? reference.devRole(devNumber) : MdSuperblock.ROLE_SPARE;
+                if (wanted < array.slots.length && array.slots[wanted] == null) {
+                    freeSlot = wanted;
+                }
+                // md super_1_validate: bitmap-based recovery when the member is not older than what
+                // the bitmap has kept dirty since it left.
+                boolean bitmapOnly = existing.events() >= array.bitmap().eventsCleared();
+                return new Prepared(device, devNumber, existing.deviceUuid(), true, bitmapOnly, freeSlot,
+                        device.sizeBytes() / 512 - reference.dataOffset());
+            }
+            byte[] uuid = new byte[16];
+            random.nextBytes(uuid);
+            return new Prepared(device, nextDevNumber(), uuid, false, false, freeSlot,
+                    device.sizeBytes() / 512 - reference.dataOffset());
+        }
+    }
+
+    /** Step 2 of the add's superblock update (array lock and token held). */
+    private ArrayMember applyAdd(Prepared p) {
+        for (ArrayMember m : array.members) {
+            if (m.devNumber == p.devNumber() && m.state != MemberState.FAULTY) {
+                throw new IllegalStateException("member number " + p.devNumber() + " was taken by "
+                        + m.name() + " meanwhile (another node's add); try again");
+            }
+        }
+        int slot = p.slotHint() >= 0 && array.slots[p.slotHint()] == null ? p.slotHint() : firstFreeSlot();
+        MdSuperblock sb = array.reference.copy().devNumber(p.devNumber()).deviceUuid(p.uuid())
+                .dataSize(p.dataSectors());
+        MemberState state = slot >= 0 ? MemberState.REBUILDING : MemberState.SPARE;
+        ArrayMember added = new ArrayMember(p.device(), sb, state, slot, 0);
+        added.bitmapRecovery = p.bitmapOnly() && state == MemberState.REBUILDING;
+        added.stateEvents = array.reference.events();
+        array.members.removeIf(m -> m.devNumber == p.devNumber() && m.state == MemberState.FAULTY);
+        array.members.add(added);
+        if (slot >= 0) {
+            array.slots[slot] = added;
+        }
+        array.refreshDegraded();
+        LOG.log(System.Logger.Level.INFO, "{0}: added as {1}{2}", p.device().name(),
+                state == MemberState.SPARE ? "spare" : "slot " + slot,
+                added.bitmapRecovery ? " (bitmap-based recovery)" : state == MemberState.REBUILDING
+                        ? " (full recovery)" : "");
+        return added;
+    }
+
+    /**
+     * md's {@code remove_and_add_spares} after a failure, in the failure's own superblock update:
+     * a spare takes every role left empty and is rebuilt. Array lock held.
+     */
+    void activateSparesLocked() {
+        for (int s = 0; s < array.slots.length; s++) {
+            if (array.slots[s] != null) {
+                continue;
+            }
+            ArrayMember spare = null;
+            for (ArrayMember m : array.members) {
+                if (m.state == MemberState.SPARE) {
+                    spare = m;
+                    break;
+                }
+            }
+            if (spare == null) {
+                return;
+            }
+            spare.slot = s;
+            spare.recoveryOffset = 0;
+            spare.bitmapRecovery = false;
+            spare.state = MemberState.REBUILDING;
+            array.slots[s] = spare;
+            LOG.log(System.Logger.Level.WARNING, "{0}: spare takes over slot {1}; full recovery", spare.name(), s);
+        }
+    }
+
+    private int firstFreeSlot() {
+        for (int s = 0; s < array.slots.length; s++) {
+            if (array.slots[s] == null) {
+                return s;
+            }
+        }
+        return -1;
+    }
+
+    private int nextDevNumber() {
+        int max = -1;
+        for (ArrayMember m : array.members) {
+            max = Math.max(max, m.devNumber);
+        }
+        for (int i = 0; i < array.reference.maxDev(); i++) {
+            if (array.reference.devRole(i) != MdSuperblock.ROLE_SPARE) {
+                max = Math.max(max, i);
+            }
+        }
+        synchronized (array) {
+            for (int n : candidates.keySet()) {
+                max = Math.max(max, n);
+            }
+        }
+        return max + 1;
+    }
+
+    /** The new member's metadata area as it is (put back if the add is refused). */
+    private CompletableFuture<ByteBuffer> readHeader(MemberDevice device) {
+        int bytes = (int) Math.min(device.sizeBytes(), array.referenceCopy().dataOffset() * 512);
+        ByteBuffer buf = device.allocate(bytes);
+        return device.read(buf, 0).thenApply(r -> buf.position(0).limit(bytes));
+    }
+
+    /**
+     * A superblock that names the new member before NEWDISK (what {@code mdadm --add} writes
+     * before asking the kernel): the array's, with the member's {@code dev_number} and
+     * {@code device_uuid} and its role spare, and events 0.
+     */
+    private CompletableFuture<Void> writeProvisionalSuperblock(Prepared p) {
+        MdSuperblock sb;
+        synchronized (array) {
+            sb = array.reference.copy();
+        }
+        int[] roles = Arrays.copyOf(sb.devRoles(), Math.max(sb.maxDev(), p.devNumber() + 1));
+        for (int i = sb.maxDev(); i < roles.length; i++) {
+            roles[i] = MdSuperblock.ROLE_SPARE;
+        }
+        // events 0: never mistaken for the array's current superblock; the member's real one, written
+        // by the update that adds it, is what tells the other nodes the add happened.
+        sb.devRoles(roles).devNumber(p.devNumber()).deviceUuid(p.uuid()).dataSize(p.dataSectors()).events(0);
+        return p.device().write(padded(p.device(), MdSuperblockCodec.encode(sb)), MdSuperblock.SUPER_OFFSET_1_2 * 512,
+                true);
+    }
+
+    private static ByteBuffer padded(MemberDevice device, byte[] image) {
+        int align = Math.max(512, device.alignment());
+        int len = (image.length + align - 1) / align * align;
+        ByteBuffer buf = device.allocate(len);
+        buf.put(image);
+        buf.position(0).limit(len);
+        return buf;
+    }
+
+    /** The new member needs a valid bitmap area before it takes writes: copied from an in-sync member. */
+    private CompletableFuture<Void> copyBitmapArea(MemberDevice target) {
+        MdSuperblock reference = array.referenceCopy();
+        if (!reference.hasFeature(MdSuperblock.FEATURE_BITMAP_OFFSET)) {
+            return DONE;
+        }
+        ArrayMember source = array.firstInSync();
+        long from = (reference.superOffset() + reference.bitmapOffset()) * 512;
+        long bytes = reference.dataOffset() * 512 - from;
+        ByteBuffer buf = source.device.allocate((int) bytes);
+        return source.device.read(buf, from).thenCompose(v -> target.write(buf, from, true));
+    }
+
+    private ArrayMember find(String device) throws MdFormatException {
+        synchronized (array) {
+            for (ArrayMember m : array.members) {
+                if (m.name().equals(device)) {
+                    return m;
+                }
+            }
+        }
+        throw new MdFormatException(device + " is not a member of array " + array.name()
+                + " (see 'clusterctl status')");
+    }
+
+    private void beginChange() throws MdFormatException {
+        if (!changing.compareAndSet(false, true)) {
+            throw new MdFormatException("another member change is under way on this node; try again when it is done");
+        }
+    }
+
+    // ------------------------------------------------------------------ other nodes' changes
+
+    /**
+     * NEWDISK from another node (md's {@code process_add_new_disk} and the udev confirmation): looks
+     * for the device on this node's search paths. Found: it is opened and kept as a candidate until
+     * the superblocks list it; completes with true (confirm). Not found: false (refuse).
+     */
+    public CompletableFuture<Boolean> newDiskCandidate(int devNumber, byte[] deviceUuid) {
+        byte[] set = array.referenceCopy().setUuid();
+        String uuid = MdSuperblock.mdadmUuid(deviceUuid);
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return locator.locate(set, devNumber, deviceUuid);
+            } catch (IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "{0}: looking for new member {1}: {2}", array.name(), uuid,
+                        e.getMessage());
+                return null;
+            }
+        }, LOCATE).thenApply(device -> {
+            if (device == null) {
+                LOG.log(System.Logger.Level.WARNING, "{0}: another node adds a member with device UUID {1}, and no"
+                        + " such device is on this node''s device search paths: refusing it", array.name(), uuid);
+                return false;
+            }
+            MemberDevice old;
+            synchronized (array) {
+                old = candidates.put(devNumber, device);
+            }
+            if (old != null) {
+                close(old);
+            }
+            LOG.log(System.Logger.Level.INFO, "{0}: another node adds {1} (device UUID {2}): found here, confirmed",
+                    array.name(), device.name(), uuid);
+            return true;
+        });
+    }
+
+    /** REMOVE from another node (md's {@code process_remove_disk}): the member goes here too. */
+    public CompletableFuture<Void> removed(int devNumber) {
+        List<MemberDevice> closing = new ArrayList<>();
+        synchronized (array) {
+            MemberDevice candidate = candidates.remove(devNumber);
+            if (candidate != null) {
+                closing.add(candidate);
+            }
+            for (ArrayMember m : List.copyOf(array.members)) {
+                if (m.devNumber != devNumber) {
+                    continue;
+                }
+                if (m.slot >= 0 && array.slots[m.slot] == m) {
+                    array.slots[m.slot] = null;
+                }
+                m.state = MemberState.FAULTY;
+                array.members.remove(m);
+                closing.add(m.device);
+                LOG.log(System.Logger.Level.INFO, "{0}: removed by another node", m.name());
+            }
+            array.refreshDegraded();
+        }
+        closing.forEach(MemberChanges::close);
+        return DONE;
+    }
+
+    /**
+     * RE_ADD from another node (md's {@code process_readd_disk}): the former member takes writes here
+     * again from now on, in role {@code slot}, and is rebuilt from the bitmaps (by whichever node
+     * gets the {@code resync} lock). Found among the faulty members, or on the search paths if this
+     * node had removed it.
+     */
+    public CompletableFuture<Void> reAdded(int devNumber, int slot) {
+        ArrayMember known = null;
+        synchronized (array) {
+            for (ArrayMember m : array.members) {
+                if (m.devNumber == devNumber) {
+                    known = m;
+                }
+            }
+        }
+        if (known != null && known.state != MemberState.FAULTY) {
+            return DONE;
+        }
+        ArrayMember found = known;
+        byte[] set = array.referenceCopy().setUuid();
+        CompletableFuture<ArrayMember> member = found != null ? CompletableFuture.completedFuture(found)
+                : CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return locator.locate(set, devNumber, null);
+                    } catch (IOException e) {
+                        throw new CompletionException(e);
+                    }
+                }, LOCATE).thenCompose(device -> {
+                    if (device == null) {
+                        return CompletableFuture.failedFuture(new IllegalStateException("member " + devNumber
+                                + " comes back on another node, and it is not on this node's device search paths"));
+                    }
+                    return readSuperblock(device).thenApply(sb -> {
+                        if (sb == null) {
+                            close(device);
+                            throw new IllegalStateException(device.name() + " has no readable superblock");
+                        }
+                        return new ArrayMember(device, sb, MemberState.FAULTY, -1, 0);
+                    });
+                });
+        return member.thenAccept(m -> {
+            synchronized (array) {
+                int s = slot >= 0 && slot < array.slots.length && array.slots[slot] == null ? slot : firstFreeSlot();
+                if (!array.members.contains(m)) {
+                    array.members.add(m);
+                }
+                m.stateEvents = array.reference.events();   // the superblocks until the sender's update say faulty
+                if (s < 0) {
+                    m.slot = -1;
+                    m.state = MemberState.SPARE;
+                } else {
+                    m.slot = s;
+                    m.recoveryOffset = 0;
+                    m.bitmapRecovery = true;
+                    m.state = MemberState.REBUILDING;
+                    array.slots[s] = m;
+                }
+                array.refreshDegraded();
+                LOG.log(System.Logger.Level.INFO, "{0}: re-added by another node in slot {1}; rebuilt from the"
+                        + " bitmaps", m.name(), s);
+            }
+            array.sync().recoveryNeeded();
+        });
+    }
+
+    /**
+     * METADATA_UPDATED from another node, and the recovery's look before it starts (md's
+     * {@code md_reload_sb} and {@code check_sb_changes}): reads the superblock of every member this
+     * node uses (and of the candidates) and applies what the newest says:
+     * <ul>
+     *   <li>a member it calls faulty stops taking I/O here (no superblock write: the sender did it);</li>
+     *   <li>a spare or candidate it gives a role is rebuilt there (from its {@code recovery_offset});</li>
+     *   <li>a rebuilding member whose own superblock no longer has a {@code recovery_offset} is in sync;</li>
+     *   <li>a candidate it does not list is dropped (the add was refused or failed);</li>
+     *   <li>our event count catches up.</li>
+     * </ul>
+     * A member this node failed and nobody re-added stays failed here. Completes with the events read.
+     */
+    public CompletableFuture<Long> reload() {
+        List<ArrayMember> readable = new ArrayList<>();
+        Map<Integer, MemberDevice> pending;
+        synchronized (array) {
+            for (ArrayMember m : array.members) {
+                if (m.state != MemberState.FAULTY) {
+                    readable.add(m);
+                }
+            }
+            pending = new HashMap<>(candidates);
+        }
+        Map<ArrayMember, CompletableFuture<MdSuperblock>> own = new HashMap<>();
+        readable.forEach(m -> own.put(m, readSuperblock(m.device)));
+        Map<Integer, CompletableFuture<MdSuperblock>> candidateSbs = new HashMap<>();
+        pending.forEach((n, d) -> candidateSbs.put(n, readSuperblock(d)));
+        List<CompletableFuture<MdSuperblock>> all = new ArrayList<>(own.values());
+        all.addAll(candidateSbs.values());
+        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(v -> {
+            byte[] set = array.referenceCopy().setUuid();
+            MdSuperblock newest = null;
+            for (CompletableFuture<MdSuperblock> f : all) {
+                MdSuperblock sb = f.join();
+                if (sb != null && Arrays.equals(sb.setUuid(), set) && (newest == null || sb.events() > newest.events())) {
+                    newest = sb;
+                }
+            }
+            if (newest == null) {
+                return array.referenceCopy().events();
+            }
+            Map<ArrayMember, MdSuperblock> ownSbs = new HashMap<>();
+            own.forEach((m, f) -> ownSbs.put(m, f.join()));
+            Map<Integer, MdSuperblock> candSbs = new HashMap<>();
+            candidateSbs.forEach((n, f) -> candSbs.put(n, f.join()));
+            Applied applied = apply(newest, ownSbs, candSbs);
+            applied.closing().forEach(MemberChanges::close);
+            if (applied.rebuild()) {
+                array.sync().recoveryNeeded();
+            }
+            if (applied.failed()) {
+                array.sync().memberFailed();
+            }
+            return newest.events();
+        });
+    }
+
+    private record Applied(boolean rebuild, boolean failed, List<MemberDevice> closing) {
+    }
+
+    private Applied apply(MdSuperblock newest, Map<ArrayMember, MdSuperblock> ownSbs,
+                          Map<Integer, MdSuperblock> candidateSbs) {
+        boolean rebuild = false;
+        boolean failed = false;
+        List<MemberDevice> closing = new ArrayList<>();
+        synchronized (array) {
+            array.adoptEvents(newest.events());
+            array.reference.devRoles(newest.devRoles());
+            for (ArrayMember m : List.copyOf(array.members)) {
+                int role = roleOf(newest, m.devNumber);
+                MdSuperblock sb = ownSbs.get(m);
+                boolean fresh = sb != null && sb.events() == newest.events();
+                if (role == MdSuperblock.ROLE_FAULTY && m.state != MemberState.FAULTY && newest.events() > m.stateEvents) {
+                    if (m.slot >= 0 && array.slots[m.slot] == m) {
+                        array.slots[m.slot] = null;
+                    }
+                    m.state = MemberState.FAULTY;
+                    failed = true;
+                    LOG.log(System.Logger.Level.ERROR, "{0}: marked faulty by another node; array continues degraded",
+                            m.name());
+                } else if (role < MdSuperblock.ROLE_MAX && m.state != MemberState.FAULTY) {
+                    rebuild |= takeRole(m, role, fresh ? sb : null);
+                }
+            }
+            for (Map.Entry<Integer, MemberDevice> c : Map.copyOf(candidates).entrySet()) {
+                int n = c.getKey();
+                int role = roleOf(newest, n);
+                MdSuperblock sb = candidateSbs.get(n);
+                candidates.remove(n);
+                if (sb == null || sb.events() != newest.events() || role == MdSuperblock.ROLE_FAULTY
+                        || n >= newest.maxDev()) {
+                    closing.add(c.getValue());
+                    LOG.log(System.Logger.Level.INFO, "{0}: the add of {1} did not happen; closed here", array.name(),
+                            c.getValue().name());
+                    continue;
+                }
+                ArrayMember m = new ArrayMember(c.getValue(), sb, MemberState.SPARE, -1, 0);
+                array.members.add(m);
+                if (role < MdSuperblock.ROLE_MAX) {
+                    rebuild |= takeRole(m, role, sb.events() == newest.events() ? sb : null);
+                }
+                LOG.log(System.Logger.Level.INFO, "{0}: member added by another node ({1})", m.name(),
+                        m.state == MemberState.SPARE ? "spare" : "slot " + m.slot);
+            }
+            array.refreshDegraded();
+        }
+        return new Applied(rebuild, failed, closing);
+    }
+
+    /**
+     * A member the newest superblocks put in {@code role} (array lock held): a spare starts being
+     * rebuilt there, a rebuilding member moves on to where its own superblock says, or is in sync
+     * once that no longer carries a {@code recovery_offset}. True when a rebuild starts here.
+     */
+    private boolean takeRole(ArrayMember m, int role, MdSuperblock ownFresh) {
+        if (role >= array.slots.length) {
+            return false;
+        }
+        boolean recovering = ownFresh == null || ownFresh.hasFeature(MdSuperblock.FEATURE_RECOVERY_OFFSET);
+        long offset = ownFresh != null && recovering ? Math.min(ownFresh.recoveryOffset() * 512,
+                array.componentBytes()) : 0;
+        if (m.slot != role) {
+            if (array.slots[role] != null && array.slots[role] != m) {
+                return false;   // the role's holder here has not heard of the change: leave it
+            }
+            if (m.slot >= 0 && array.slots[m.slot] == m) {
+                array.slots[m.slot] = null;
+            }
+            m.slot = role;
+            array.slots[role] = m;
+        }
+        switch (m.state) {
+            case SPARE -> {
+                m.recoveryOffset = offset;
+                m.bitmapRecovery = false;
+                m.state = recovering ? MemberState.REBUILDING : MemberState.IN_SYNC;
+                LOG.log(System.Logger.Level.INFO, "{0}: another node put it in slot {1}{2}", m.name(), role,
+                        recovering ? "; being rebuilt" : "");
+                return recovering;
+            }
+            case REBUILDING -> {
+                if (!recovering) {
+                    m.state = MemberState.IN_SYNC;
+                    m.recoveryOffset = array.componentBytes();
+                    m.bitmapRecovery = false;
+                    LOG.log(System.Logger.Level.INFO, "{0}: recovery complete (on another node), member in sync in"
+                            + " slot {1}", m.name(), role);
+                } else if (!m.bitmapRecovery) {
+                    m.recoveryOffset = Math.max(m.recoveryOffset, offset);
+                }
+                return false;
+            }
+            default -> {
+                return false;
+            }
+        }
+    }
+
+    private static int roleOf(MdSuperblock sb, int devNumber) {
+        return devNumber < sb.maxDev() ? sb.devRole(devNumber) : MdSuperblock.ROLE_SPARE;
+    }
+
+    /** A member's own superblock, or null when it cannot be read or decoded. */
+    static CompletableFuture<MdSuperblock> readSuperblock(MemberDevice device) {
+        ByteBuffer buf;
+        try {
+            buf = device.allocate(Math.max(4096, device.alignment()));
+        } catch (RuntimeException e) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return device.read(buf, MdSuperblock.SUPER_OFFSET_1_2 * 512).thenApply(v -> {
+            byte[] raw = new byte[4096];
+            buf.duplicate().position(0).get(raw);
+            return MdSuperblockCodec.decode(raw);
+        }).exceptionally(e -> null);
+    }
+
+    private static void close(MemberDevice d) {
+        try {
+            d.close();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: close failed: {1}", d.name(), e.getMessage());
+        }
+    }
+
+    private static String describe(MemberState s) {
+        return s.name().toLowerCase().replace('_', ' ');
+    }
+}

@@ -1,0 +1,336 @@
+package io.clustermd.test.daemon;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.clustermd.cmd.ClusterCtl;
+import io.clustermd.md.MemberFiles;
+import io.clustermd.md.MemberMetadataReader;
+import io.clustermd.test.Processes;
+import io.clustermd.test.history.History;
+import io.clustermd.test.history.HistoryChecker;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Member management on a running cluster, with real daemons as users run them (ports of mdadm's
+ * {@code clustermd_tests} 02r1_Manage_add, 02r1_Manage_add-spare, 02r1_Manage_re-add and
+ * 03r1_switch-recovery, plus a member failing by I/O errors on one node, and an add that one node
+ * cannot see): {@code clusterctl} on one node, and every node agrees. After every scenario
+ * {@code check} finds no mismatch and the system's mdadm reads every member.
+ */
+class ClusterDiskManagementTest {
+
+    static final long MIB = 1L << 20;
+    static final Path CLIENT = Daemon.ROOT.resolve("test/src/test/resources/history_client.py");
+
+    @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS)
+    Path dir;
+
+    private final List<Path> examined = new ArrayList<>();
+    private final List<AutoCloseable> running = new ArrayList<>();
+
+    @AfterEach
+    void stopAllAndExamine() throws Exception {
+        for (int i = running.size() - 1; i >= 0; i--) {
+            running.get(i).close();
+        }
+        for (Path p : examined) {
+            Processes.Result mdadm = Processes.run(List.of("mdadm", "--examine", p.toString()));
+            assertThat(mdadm.exitCode()).as(p + ": " + mdadm.stdout() + mdadm.stderr()).isZero();
+            assertThat(mdadm.stdout()).contains("Cluster Name : test");
+        }
+    }
+
+    /** A two-member clustered raid1 and {@code spares} more files of the same size in the same directory. */
+    private List<Path> create(long size, int spares, String... extra) {
+        List<Path> paths = MemberFiles.sparse(dir, "m-", 2 + spares, size);
+        List<String> args = new ArrayList<>(List.of("create", "--level=1", "--raid-devices=2", "--bitmap=clustered",
+                "--nodes=4", "--home-cluster=test", "--name=shared", "--bitmap-chunk=1M"));
+        args.addAll(List.of(extra));
+        paths.subList(0, 2).forEach(p -> args.add(p.toString()));
+        StringWriter err = new StringWriter();
+        int rc = ClusterCtl.run(args.toArray(String[]::new), new PrintWriter(new StringWriter()), new PrintWriter(err));
+        assertThat(rc).as(err.toString()).isZero();
+        examined.addAll(paths.subList(0, 2));
+        return paths;
+    }
+
+    private Coordinator coordinator() throws Exception {
+        Coordinator c = Coordinator.start(dir);
+        running.add(c);
+        return c;
+    }
+
+    private Daemon node(Coordinator c, int n, List<Path> members, String... extra) throws Exception {
+        List<String> args = new ArrayList<>(List.of("--lock", c.lockUri(), "--node-name", "node" + n));
+        args.addAll(List.of(extra));
+        Daemon d = Daemon.start(dir.resolve("node" + n), "shared", members, args.toArray(String[]::new));
+        running.add(d);
+        return d;
+    }
+
+    private static Processes.Result ok(Processes.Result r) {
+        assertThat(r.exitCode()).as(r.stdout() + r.stderr()).isZero();
+        return r;
+    }
+
+    /** Member path -> state, as the node sees it. */
+    private static TreeMap<String, String> states(Daemon d) throws Exception {
+        TreeMap<String, String> out = new TreeMap<>();
+        for (JsonNode m : d.status().get("members")) {
+            out.put(Path.of(m.get("path").asText()).getFileName().toString(), m.get("state").asText());
+        }
+        return out;
+    }
+
+    private static void awaitStates(List<Daemon> nodes, String expected) {
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
+            for (Daemon d : nodes) {
+                assertThat(states(d).toString()).as(d.name + " in " + d.runDir).isEqualTo(expected);
+            }
+        });
+    }
+
+    private static String mdstat(Daemon d) {
+        return ok(d.ctl("status")).stdout();
+    }
+
+    /** Writes {@code bytes} of seeded random data at 0 through {@code d}; returns them. */
+    private byte[] writeThrough(Daemon d, int bytes, long seed) throws Exception {
+        byte[] data = new byte[bytes];
+        new Random(seed).nextBytes(data);
+        Path src = dir.resolve("data-" + seed + ".bin");
+        Files.write(src, data);
+        ok(Processes.run(List.of("nbdcopy", "--", src.toString(), d.nbdUri())));
+        return data;
+    }
+
+    private byte[] readThrough(Daemon d, int bytes) throws Exception {
+        Path out = dir.resolve("read-" + System.nanoTime() + ".raw");
+        ok(Processes.run(List.of("nbdcopy", d.nbdUri(), out.toString())));
+        byte[] all = Files.readAllBytes(out);
+        Files.delete(out);
+        return java.util.Arrays.copyOf(all, bytes);
+    }
+
+    /**
+     * 02r1_Manage_add and 02r1_Manage_add-spare: node 1 fails and removes the first member, every
+     * node follows; node 1 adds a fresh device, which every node finds by its device UUID on its own
+     * (no udev, no confirm step), one node rebuilds it while the other shows REMOTE, and both end
+     * [UU]. Then node 2 adds a device to the healthy array: a spare on both nodes, and a second one
+     * makes two. The data written before reads the same through both nodes.
+     */
+    @Test
+    void manageAdd_failRemoveAdd_everyNodeFollows_thenSpares() throws Exception {
+        List<Path> p = create(64 * MIB, 3, "--assume-clean");
+        Coordinator c = coordinator();
+        List<Daemon> nodes = List.of(node(c, 1, p.subList(0, 2)), node(c, 2, p.subList(0, 2)));
+        byte[] data = writeThrough(nodes.get(0), 8 << 20, 7);
+
+        ok(nodes.get(0).ctl("fail", p.get(0).toString()));
+        awaitStates(nodes, "{m-0.img=faulty, m-1.img=in_sync}");
+        for (Daemon d : nodes) {
+            assertThat(mdstat(d)).contains("[2/1] [_U]");
+        }
+        ok(nodes.get(0).ctl("remove", p.get(0).toString()));
+        awaitStates(nodes, "{m-1.img=in_sync}");
+
+        ok(nodes.get(0).ctl("add", p.get(2).toString()));
+        examined.add(p.get(2));
+        awaitStates(nodes, "{m-1.img=in_sync, m-2.img=in_sync}");
+        for (Daemon d : nodes) {
+            d.awaitIdle();
+            assertThat(mdstat(d)).contains("[2/2] [UU]");
+        }
+        long recoveries = nodes.stream().filter(d -> d.logText().contains("m-2.img: full recovery from byte")).count();
+        assertThat(recoveries).as("one node rebuilds the new member").isEqualTo(1);
+        assertThat(nodes.get(1).logText()).contains("another node adds " + p.get(2));
+
+        ok(nodes.get(1).ctl("add", p.get(3).toString()));
+        examined.add(p.get(3));
+        awaitStates(nodes, "{m-1.img=in_sync, m-2.img=in_sync, m-3.img=spare}");
+        ok(nodes.get(0).ctl("add", p.get(4).toString()));
+        examined.add(p.get(4));
+        awaitStates(nodes, "{m-1.img=in_sync, m-2.img=in_sync, m-3.img=spare, m-4.img=spare}");
+        for (Daemon d : nodes) {
+            assertThat(mdstat(d)).contains("[2/2] [UU]");
+            assertThat(ok(d.ctl("detail")).stdout()).containsPattern("Spare Devices : 2");
+        }
+        assertThat(readThrough(nodes.get(1), data.length)).isEqualTo(data);
+        assertThat(nodes.get(0).check()).isZero();
+    }
+
+    /**
+     * 02r1_Manage_re-add: the second member is failed and removed on node 1; both nodes write while
+     * it is out; re-added on node 1, it is rebuilt from the bitmaps only (every node's slot: what
+     * node 2 wrote is in node 2's), not fully, and both nodes end [UU] with the legs identical.
+     */
+    @Test
+    void manageReAdd_onlyChunksDirtyInAnySlotAreCopied() throws Exception {
+        List<Path> p = create(128 * MIB, 0, "--assume-clean");
+        Coordinator c = coordinator();
+        List<Daemon> nodes = List.of(node(c, 1, p), node(c, 2, p));
+        ok(nodes.get(0).ctl("fail", p.get(1).toString()));
+        ok(nodes.get(0).ctl("remove", p.get(1).toString()));
+        awaitStates(nodes, "{m-0.img=in_sync}");
+        // 3 MiB from node 2 (chunks 0-2 in its slot only), then node 1 writes 1 MiB more at 0
+        writeThrough(nodes.get(1), 3 << 20, 11);
+        byte[] data = writeThrough(nodes.get(0), 1 << 20, 12);
+
+        ok(nodes.get(0).ctl("re-add", p.get(1).toString()));
+        awaitStates(nodes, "{m-0.img=in_sync, m-1.img=in_sync}");
+        for (Daemon d : nodes) {
+            d.awaitIdle();
+        }
+        Pattern recovered = Pattern.compile("m-1.img: bitmap-based recovery of (\\d+) MiB");
+        long mib = -1;
+        for (Daemon d : nodes) {
+            Matcher m = recovered.matcher(d.logText());
+            if (m.find()) {
+                mib = Long.parseLong(m.group(1));
+            }
+            assertThat(d.logText()).doesNotContain("m-1.img: full recovery");
+        }
+        assertThat(mib).as("the chunks written while it was out (3 of 128), not a full sync").isEqualTo(3);
+        assertThat(Daemon.dataArea(p.get(0), 128 * MIB)).isEqualTo(Daemon.dataArea(p.get(1), 128 * MIB));
+        assertThat(readThrough(nodes.get(1), data.length)).isEqualTo(data);
+        assertThat(nodes.get(1).check()).isZero();
+    }
+
+    /**
+     * 03r1_switch-recovery: an array with a spare; node 1 fails the first member, the spare takes
+     * its place and one node rebuilds it while the other shows recover=REMOTE; the recovering node
+     * dies (kill -9) mid-recovery, and the other continues from the last checkpoint (not from the
+     * start) to [UU].
+     */
+    @Test
+    void switchRecovery_recoveringNodeDies_otherContinuesFromCheckpoint() throws Exception {
+        List<Path> p = create(192 * MIB, 1, "--assume-clean");
+        Coordinator c = coordinator();
+        String[] slow = {"--speed-limit-max", "10000", "--speed-limit-min", "10000"};
+        List<Daemon> nodes = List.of(node(c, 1, p.subList(0, 2), slow), node(c, 2, p.subList(0, 2), slow));
+        ok(nodes.get(1).ctl("add", p.get(2).toString()));
+        examined.add(p.get(2));
+        awaitStates(nodes, "{m-0.img=in_sync, m-1.img=in_sync, m-2.img=spare}");
+
+        ok(nodes.get(0).ctl("fail", p.get(0).toString()));
+        awaitStates(nodes, "{m-0.img=faulty, m-1.img=in_sync, m-2.img=rebuilding}");
+        Daemon[] recovering = new Daemon[1];
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            for (Daemon d : nodes) {
+                if (mdstat(d).contains("recovery =")) {
+                    recovering[0] = d;
+                }
+            }
+            return recovering[0] != null;
+        });
+        Daemon other = recovering[0] == nodes.get(0) ? nodes.get(1) : nodes.get(0);
+        assertThat(mdstat(other)).contains("recover=REMOTE");
+        await().atMost(Duration.ofSeconds(60)).until(() -> recovering[0].status().get("sync").get("doneSectors")
+                .asLong() > 40 * MIB / 512);
+        recovering[0].kill9();
+
+        Pattern resumed = Pattern.compile("m-2.img: full recovery from byte (\\d+)");
+        await().atMost(Duration.ofSeconds(60)).until(() -> resumed.matcher(other.logText()).find());
+        Matcher m = resumed.matcher(other.logText());
+        assertThat(m.find()).isTrue();
+        assertThat(Long.parseLong(m.group(1))).as("continues from the dead node's checkpoint").isGreaterThan(20 * MIB);
+        other.awaitIdle();
+        assertThat(states(other).toString()).isEqualTo("{m-0.img=faulty, m-1.img=in_sync, m-2.img=in_sync}");
+        assertThat(mdstat(other)).contains("[2/2] [UU]");
+        assertThat(other.check()).isZero();
+    }
+
+    /**
+     * A member returns write errors on node 1 only, while both nodes write: node 1 fails it, and
+     * node 2 stops using it before node 1's failing write is acknowledged. No request fails, no
+     * acknowledged write is lost (the history holds), and both nodes show [U_].
+     */
+    @Test
+    void memberFailsOnOneNode_faultyEverywhere_noAcknowledgedWriteLost() throws Exception {
+        List<Path> p = create(64 * MIB, 0, "--assume-clean");
+        Coordinator c = coordinator();
+        List<Daemon> nodes = List.of(node(c, 1, p), node(c, 2, p));
+        Path out = dir.resolve("eio.jsonl");
+        Path control = Files.createDirectories(dir.resolve("control"));
+        Process client = new ProcessBuilder("/usr/bin/python3", CLIENT.toString(), "--uris",
+                String.join(",", nodes.stream().map(Daemon::nbdUri).toList()), "--blocks", "4096", "--seconds", "12",
+                "--seed", "9", "--out", out.toString(), "--control-dir", control.toString()).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("client.log").toFile()).start();
+        running.add(() -> {
+            client.destroyForcibly();
+            client.waitFor(10, TimeUnit.SECONDS);
+        });
+        Thread.sleep(3000);
+        nodes.get(0).fault(p.get(1), "fail-writes");
+        awaitStates(nodes, "{m-0.img=in_sync, m-1.img=faulty}");
+        assertThat(client.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        String log = Files.readString(dir.resolve("client.log"));
+        assertThat(client.exitValue()).as(log).isZero();
+        assertThat(log).contains("failed=0");
+        HistoryChecker.Report report = HistoryChecker.check(History.load(out));
+        assertThat(report.ok()).as(report.describe(20)).isTrue();
+        assertThat(report.writesAcknowledged()).isGreaterThan(500);
+        assertThat(nodes.get(0).logText()).contains("member marked faulty");
+        assertThat(nodes.get(1).logText()).contains("m-1.img: marked faulty by another node");
+        for (Daemon d : nodes) {
+            assertThat(mdstat(d)).contains("[2/1] [U_]");
+        }
+        nodes.get(0).fault(p.get(1), "healthy");
+    }
+
+    /**
+     * Node 3 is not given the directory the new device is in: the add on node 1 is refused, names
+     * node 3, and changes nothing (no node lists the device; the device carries no md superblock,
+     * as before). With that directory given to node 3 as well, the same add succeeds.
+     */
+    @Test
+    void add_deviceOneNodeCannotSee_refusedNamingIt_nothingChanged() throws Exception {
+        List<Path> p = create(64 * MIB, 0, "--assume-clean");
+        Path elsewhere = Files.createDirectories(dir.resolve("elsewhere"));
+        Path fresh = MemberFiles.sparse(elsewhere, "new-", 1, 64 * MIB).get(0);
+        Coordinator c = coordinator();
+        List<Daemon> nodes = new ArrayList<>(List.of(node(c, 1, p), node(c, 2, p, "--device-path", elsewhere.toString()),
+                node(c, 3, p)));
+        ok(nodes.get(0).ctl("fail", p.get(1).toString()));
+        ok(nodes.get(0).ctl("remove", p.get(1).toString()));
+        awaitStates(nodes, "{m-0.img=in_sync}");
+
+        Processes.Result refused = nodes.get(0).ctl("add", fresh.toString());
+        assertThat(refused.exitCode()).isEqualTo(1);
+        assertThat(refused.stderr()).contains("cannot add " + fresh, "node node3 (slot 2) cannot see it",
+                "--device-path", "nothing was changed");
+        for (Daemon d : nodes) {
+            assertThat(states(d).toString()).isEqualTo("{m-0.img=in_sync}");
+        }
+        Processes.Result examine = Processes.run(List.of("mdadm", "--examine", fresh.toString()));
+        assertThat(examine.exitCode()).as("the refused device is as it was").isNotZero();
+
+        nodes.get(2).terminate();
+        nodes.set(2, node(c, 3, p, "--device-path", elsewhere.toString()));
+        ok(nodes.get(0).ctl("add", fresh.toString()));
+        examined.add(fresh);
+        awaitStates(nodes, "{m-0.img=in_sync, new-0.img=in_sync}");
+        for (Daemon d : nodes) {
+            d.awaitIdle();
+        }
+        assertThat(nodes.get(2).check()).isZero();
+        assertThat(MemberMetadataReader.read(fresh).superblock().devNumber()).isEqualTo(2);
+    }
+}
