@@ -15,6 +15,7 @@ import java.io.PrintWriter;
                 io.clustermd.cmd.online.StatusCommand.class, io.clustermd.cmd.online.DetailCommand.class,
                 io.clustermd.cmd.online.MemberCommands.Fail.class, io.clustermd.cmd.online.MemberCommands.Remove.class,
                 io.clustermd.cmd.online.MemberCommands.Add.class, io.clustermd.cmd.online.MemberCommands.ReAdd.class,
+                io.clustermd.cmd.online.GrowCommand.class,
                 io.clustermd.cmd.online.ArrayCommands.Check.class, io.clustermd.cmd.online.ArrayCommands.Repair.class,
                 io.clustermd.cmd.online.ArrayCommands.Stop.class,
                 CommandLine.HelpCommand.class})

@@ -55,6 +55,12 @@ public interface ArrayControl {
     void reAdd(String member) throws ControlException;
 
     /**
+     * md's {@code --grow --raid-devices=N} for raid1: the array gets N mirror roles; a spare fills a
+     * new role and is rebuilt, and roles can be given up only when empty.
+     */
+    void growRaidDevices(int raidDevices) throws ControlException;
+
+    /**
      * Starts a check ({@code echo check > sync_action}): reads every in-sync member and counts
      * differing sectors in md's {@code mismatch_cnt}; writes nothing. Refused while another sync
      * action runs.

@@ -24,7 +24,7 @@ public final class ControlCodec {
     /** Longest response line a client accepts, in bytes: a status of a few hundred members. */
     public static final int MAX_RESPONSE_LINE = 1024 * 1024;
 
-    private static final String OPS = "status, fail, remove, add, re-add, check, repair, stop";
+    private static final String OPS = "status, fail, remove, add, re-add, grow, check, repair, stop";
 
     private static final ObjectMapper MAPPER = new ObjectMapper()
             .setSerializationInclusion(JsonInclude.Include.NON_NULL)
@@ -48,6 +48,7 @@ public final class ControlCodec {
             case ControlRequest.Remove r -> node.put("member", r.member());
             case ControlRequest.Add a -> node.put("member", a.member());
             case ControlRequest.ReAdd r -> node.put("member", r.member());
+            case ControlRequest.Grow g -> node.put("raidDevices", g.raidDevices());
             case ControlRequest.Status s -> { }
             case ControlRequest.Check c -> { }
             case ControlRequest.Repair r -> { }
@@ -77,6 +78,7 @@ public final class ControlCodec {
             case "remove" -> new ControlRequest.Remove(member(node, "remove"));
             case "add" -> new ControlRequest.Add(member(node, "add"));
             case "re-add" -> new ControlRequest.ReAdd(member(node, "re-add"));
+            case "grow" -> new ControlRequest.Grow(raidDevices(node));
             case "check" -> new ControlRequest.Check();
             case "repair" -> new ControlRequest.Repair();
             case "stop" -> new ControlRequest.Stop();
@@ -106,6 +108,14 @@ public final class ControlCodec {
         } catch (JsonProcessingException | IllegalArgumentException | NullPointerException e) {
             throw new ControlProtocolException("response has an unreadable \"status\": " + firstLine(e));
         }
+    }
+
+    private static int raidDevices(JsonNode node) throws ControlProtocolException {
+        JsonNode n = node.get("raidDevices");
+        if (n == null || !n.canConvertToInt() || !n.isIntegralNumber() || n.asInt() < 1) {
+            throw new ControlProtocolException("op \"grow\" needs \"raidDevices\": a whole number of at least 1");
+        }
+        return n.asInt();
     }
 
     private static String member(JsonNode node, String op) throws ControlProtocolException {

@@ -67,6 +67,20 @@ public sealed interface ControlRequest {
         }
     }
 
+    /** {@code {"op":"grow","raidDevices":N}}: {@link ArrayControl#growRaidDevices(int)}. */
+    record Grow(int raidDevices) implements ControlRequest {
+        public Grow {
+            if (raidDevices < 1) {
+                throw new IllegalArgumentException("raid-devices must be at least 1, got " + raidDevices);
+            }
+        }
+
+        @Override
+        public String op() {
+            return "grow";
+        }
+    }
+
     /** {@code {"op":"check"}}: {@link ArrayControl#check()}. */
     record Check() implements ControlRequest {
         @Override
@@ -111,6 +125,7 @@ public sealed interface ControlRequest {
             case Remove r -> array.remove(r.member());
             case Add a -> array.add(a.member());
             case ReAdd r -> array.reAdd(r.member());
+            case Grow g -> array.growRaidDevices(g.raidDevices());
             case Check c -> array.check();
             case Repair r -> array.repair();
             case Stop s -> {

@@ -20,6 +20,7 @@ class ControlCodecTest {
             new ControlRequest.Remove("/srv/a.img"),
             new ControlRequest.Add("/srv/c.img"),
             new ControlRequest.ReAdd("/srv/b.img"),
+            new ControlRequest.Grow(3),
             new ControlRequest.Check(),
             new ControlRequest.Repair(),
             new ControlRequest.Stop());
@@ -41,6 +42,7 @@ class ControlCodecTest {
         assertThat(ControlCodec.encode(new ControlRequest.ReAdd("/srv/b.img")))
                 .isEqualTo("{\"op\":\"re-add\",\"member\":\"/srv/b.img\"}");
         assertThat(ControlCodec.encode(new ControlRequest.Stop())).isEqualTo("{\"op\":\"stop\"}");
+        assertThat(ControlCodec.encode(new ControlRequest.Grow(3))).isEqualTo("{\"op\":\"grow\",\"raidDevices\":3}");
     }
 
     @Test
@@ -62,7 +64,9 @@ class ControlCodecTest {
     @ParameterizedTest
     @ValueSource(strings = {"", "   ", "not json", "{\"op\":", "[1,2]", "\"status\"", "42", "null",
             "{}", "{\"op\":7}", "{\"op\":\"format\"}", "{\"op\":\"fail\"}", "{\"op\":\"add\",\"member\":\"\"}",
-            "{\"op\":\"re-add\",\"member\":3}", "{\"op\":\"status\"} trailing"})
+            "{\"op\":\"re-add\",\"member\":3}", "{\"op\":\"status\"} trailing", "{\"op\":\"grow\"}",
+            "{\"op\":\"grow\",\"raidDevices\":0}", "{\"op\":\"grow\",\"raidDevices\":\"3\"}",
+            "{\"op\":\"grow\",\"raidDevices\":2.5}"})
     void malformedRequests_areRefusedWithOneLineReasons(String line) {
         assertThatThrownBy(() -> ControlCodec.decodeRequest(line))
                 .isInstanceOf(ControlProtocolException.class)
@@ -72,7 +76,7 @@ class ControlCodecTest {
     @Test
     void refusals_sayWhatIsExpected() {
         assertThatThrownBy(() -> ControlCodec.decodeRequest("{\"op\":\"format\"}"))
-                .hasMessage("unknown op \"format\" (expected one of: status, fail, remove, add, re-add, check, repair, stop)");
+                .hasMessage("unknown op \"format\" (expected one of: status, fail, remove, add, re-add, grow, check, repair, stop)");
         assertThatThrownBy(() -> ControlCodec.decodeRequest("{\"op\":\"fail\"}"))
                 .hasMessage("op \"fail\" needs \"member\": the member's path");
         assertThatThrownBy(() -> ControlCodec.decodeRequest("{\"member\":\"/x\"}"))

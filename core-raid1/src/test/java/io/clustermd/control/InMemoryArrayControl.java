@@ -18,7 +18,7 @@ public final class InMemoryArrayControl implements ArrayControl {
     private final String level;
     private final Integer layout;
     private final Integer chunkKib;
-    private final int raidDisks;
+    private int raidDisks;
     private final long componentKib;
     private final BitmapStatus bitmap;
     private final List<MemberStatus> members = new ArrayList<>();
@@ -231,6 +231,19 @@ public final class InMemoryArrayControl implements ArrayControl {
         } else {
             members.add(new MemberStatus(member, dev, null, MemberState.SPARE, null, deviceUuid(dev), null, null));
         }
+        events++;
+    }
+
+    @Override
+    public synchronized void growRaidDevices(int n) throws ControlException {
+        checkRunning();
+        for (MemberStatus m : members) {
+            if (m.slot() != null && m.slot() >= n) {
+                throw new ControlException("cannot shrink to " + n + " raid devices: " + m.path() + " holds slot "
+                        + m.slot());
+            }
+        }
+        raidDisks = n;
         events++;
     }
 

@@ -44,15 +44,19 @@ public final class MdArray implements AutoCloseable {
     private final String name;
     /** The array's superblock as this node last wrote or read it; guarded by this. */
     final MdSuperblock reference;
-    private final Personality personality;
+    /** Replaced (with {@link #slots}) when raid_disks changes; read without the lock. */
+    private volatile Personality personality;
     private final BitmapOps bitmap;
     private final ClusterOperations cluster;
     private final InstantSource clock;
     private final RandomGenerator random;
     /** Every member, faulty and spare ones too; guarded by this. */
     final List<ArrayMember> members = new ArrayList<>();
-    /** The member in each role; guarded by this for writes, read without it by the request paths. */
-    final ArrayMember[] slots;
+    /**
+     * The member in each role; guarded by this for writes, read without it by the request paths.
+     * Replaced by a longer or shorter array when raid_disks changes ({@link #resizeSlotsLocked}).
+     */
+    volatile ArrayMember[] slots;
     private final long componentBytes;
     private final long arrayBytes;
     private final SyncBarrier barrier = new SyncBarrier();
@@ -251,12 +255,13 @@ public final class MdArray implements AutoCloseable {
      * {@code conf->mirrors[i].rdev}: a member failed meanwhile is seen by its state.
      */
     ArrayMember slotForIo(int slot) {
-        return slots[slot];
+        ArrayMember[] s = slots;
+        return slot < s.length ? s[slot] : null;   // a piece mapped just before raid_disks shrank
     }
 
     ArrayMember slotMember(int slot) {
         synchronized (this) {
-            return slots[slot];
+            return slotForIo(slot);
         }
     }
 
@@ -442,7 +447,7 @@ public final class MdArray implements AutoCloseable {
                 || rangeNeedsSync(piece.arrayOffset(), piece.length());
         ArrayMember best = null;
         for (Personality.Extent e : piece.copies()) {
-            ArrayMember m = slots[e.slot()];
+            ArrayMember m = slotForIo(e.slot());
             if (m == null || tried.contains(m) || !m.readable(e.memberOffset(), piece.length())) {
                 continue;
             }
@@ -602,6 +607,35 @@ public final class MdArray implements AutoCloseable {
     /** Removes a faulty or spare member (clusterctl remove). */
     public CompletableFuture<Void> removeMember(String device) throws MdFormatException {
         return memberChanges.remove(device);
+    }
+
+    /** md's {@code --grow --raid-devices=N} for raid1 (clusterctl grow). */
+    public CompletableFuture<Void> growRaidDevices(int raidDevices) throws MdFormatException {
+        return memberChanges.growRaidDevices(raidDevices);
+    }
+
+    /**
+     * md's {@code update_raid_disks} / raid1_reshape: the array gets {@code raidDisks} roles (lock
+     * held). Roles given up must be empty. The request paths read the personality, then the slots:
+     * growing publishes the slots first, shrinking the personality first, so neither sees a role
+     * the other lacks.
+     */
+    void resizeSlotsLocked(int raidDisks) {
+        ArrayMember[] now = slots;
+        if (raidDisks == now.length) {
+            return;
+        }
+        ArrayMember[] next = java.util.Arrays.copyOf(now, raidDisks);
+        Personality p = personalityOf(reference.copy().raidDisks(raidDisks));
+        if (raidDisks > now.length) {
+            slots = next;
+            personality = p;
+        } else {
+            personality = p;
+            slots = next;
+        }
+        reference.raidDisks(raidDisks);
+        refreshDegraded();
     }
 
     /** Starts a check (count mismatches) or a repair (fix them), md's sync_action check/repair. */

@@ -86,6 +86,66 @@ public final class MemberChanges {
         }).thenRun(() -> close(m.device)).whenComplete((v, e) -> changing.set(false));
     }
 
+    /** The most mirror roles a raid1 takes here (md allows more; nobody mirrors a block 32 ways). */
+    static final int MAX_RAID1_DEVICES = 32;
+
+    /**
+     * md's {@code --grow --raid-devices=N} on raid1: N roles. New roles are filled by spares, which
+     * are rebuilt (md's remove_and_add_spares after raid1_reshape); without a spare the array is
+     * degraded until one is added. Roles are given up only when empty. On a cluster the other nodes
+     * follow the superblocks' raid_disks (md's {@code update_raid_disks} in check_sb_changes).
+     */
+    CompletableFuture<Void> growRaidDevices(int raidDevices) throws MdFormatException {
+        synchronized (array) {
+            MdSuperblock ref = array.reference;
+            if (ref.level() != 1) {
+                throw new MdFormatException("raid" + ref.level() + " cannot change its number of devices here"
+                        + " (a raid10 reshape); only raid1 can grow --raid-devices");
+            }
+            if (raidDevices < 1 || raidDevices > MAX_RAID1_DEVICES) {
+                throw new MdFormatException("--raid-devices must be 1.." + MAX_RAID1_DEVICES + ", got " + raidDevices);
+            }
+            String occupied = occupiedRole(raidDevices);
+            if (occupied != null) {
+                throw new MdFormatException(occupied);
+            }
+            if (raidDevices == array.slots.length) {
+                return DONE;
+            }
+        }
+        beginChange();
+        boolean[] rebuild = {false};
+        return array.updateSuperblocks(null, () -> {
+            String occupied = occupiedRole(raidDevices);
+            if (occupied != null) {
+                throw new IllegalStateException(occupied);
+            }
+            int before = array.slots.length;
+            array.resizeSlotsLocked(raidDevices);
+            activateSparesLocked();
+            array.refreshDegraded();
+            for (ArrayMember m : array.members) {
+                rebuild[0] |= m.state == MemberState.REBUILDING;
+            }
+            LOG.log(System.Logger.Level.INFO, "{0}: raid devices {1} -> {2}", array.name(), before, raidDevices);
+        }).thenRun(() -> {
+            if (rebuild[0]) {
+                array.sync().recoveryNeeded();
+            }
+        }).whenComplete((v, e) -> changing.set(false));
+    }
+
+    /** Why the roles from {@code raidDevices} on cannot be given up, or null (array lock held). */
+    private String occupiedRole(int raidDevices) {
+        for (int s = raidDevices; s < array.slots.length; s++) {
+            if (array.slots[s] != null) {
+                return "cannot go down to " + raidDevices + " raid devices: " + array.slots[s].name() + " holds slot "
+                        + s + " (fail and remove it first)";
+            }
+        }
+        return null;
+    }
+
     /** What an add will do, settled before the token is asked for. */
     private record Prepared(MemberDevice device, int devNumber, byte[] uuid, boolean reAdd, boolean bitmapOnly,
                             int slotHint, long dataSectors) {
@@ -555,6 +615,21 @@ public final class MemberChanges {
         synchronized (array) {
             array.adoptEvents(newest.events());
             array.reference.devRoles(newest.devRoles());
+            if (newest.raidDisks() != array.slots.length && newest.level() == 1) {
+                // md's update_raid_disks: roles beyond the new count are emptied (their holders,
+                // if any here, have not heard of their removal: they become spares)
+                for (int s = newest.raidDisks(); s < array.slots.length; s++) {
+                    ArrayMember held = array.slots[s];
+                    if (held != null) {
+                        held.slot = -1;
+                        held.state = MemberState.SPARE;
+                        array.slots[s] = null;
+                    }
+                }
+                LOG.log(System.Logger.Level.INFO, "{0}: raid devices {1} -> {2} (changed by another node)",
+                        array.name(), array.slots.length, newest.raidDisks());
+                array.resizeSlotsLocked(newest.raidDisks());
+            }
             for (ArrayMember m : List.copyOf(array.members)) {
                 int role = roleOf(newest, m.devNumber);
                 MdSuperblock sb = ownSbs.get(m);

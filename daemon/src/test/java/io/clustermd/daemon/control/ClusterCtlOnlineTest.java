@@ -88,6 +88,20 @@ class ClusterCtlOnlineTest {
     }
 
     @Test
+    void grow_raidDevices_addsTheMemberFirst_thenSaysSo() {
+        Result g = ctl("grow", "--raid-devices=3", "--add", "/srv/c.img");
+        assertThat(g.rc()).as(g.err()).isZero();
+        assertThat(g.err()).isEqualTo("clusterctl: added /srv/c.img\nclusterctl: raid_disks for md-m1 set to 3\n");
+        assertThat(ctl("status").out()).contains("[3/");
+        Result shrink = ctl("grow", "--raid-devices=1");
+        assertThat(shrink.rc()).isEqualTo(1);
+        assertThat(shrink.err()).startsWith("clusterctl: cannot shrink to 1 raid devices: ");
+        Result bad = ctl("grow", "--raid-devices=0");
+        assertThat(bad.rc()).isEqualTo(2);
+        assertThat(bad.err()).contains("--raid-devices must be at least 1");
+    }
+
+    @Test
     void fail_degradesTheArray_thenRemove_reAdd_recoverByBitmap() {
         Result f = ctl("fail", "/srv/b.img");
         assertThat(f.rc()).isZero();
@@ -301,6 +315,6 @@ class ClusterCtlOnlineTest {
     @Test
     void help_listsTheOnlineCommands() {
         Result r = run("--help");
-        assertThat(r.out()).contains("status", "detail", "fail", "remove", "add", "re-add", "check", "repair", "stop");
+        assertThat(r.out()).contains("status", "detail", "fail", "remove", "add", "re-add", "grow", "check", "repair", "stop");
     }
 }

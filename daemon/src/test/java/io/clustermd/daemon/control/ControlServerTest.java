@@ -405,6 +405,11 @@ class ControlServerTest {
         }
 
         @Override
+        public void growRaidDevices(int n) throws ControlException {
+            d.growRaidDevices(n);
+        }
+
+        @Override
         public void check() throws ControlException {
             d.check();
         }

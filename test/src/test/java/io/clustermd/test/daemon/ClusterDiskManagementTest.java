@@ -50,10 +50,16 @@ class ClusterDiskManagementTest {
         for (int i = running.size() - 1; i >= 0; i--) {
             running.get(i).close();
         }
+        // The system's mdadm reads every member, line for line as clusterctl examine does.
         for (Path p : examined) {
             Processes.Result mdadm = Processes.run(List.of("mdadm", "--examine", p.toString()));
             assertThat(mdadm.exitCode()).as(p + ": " + mdadm.stdout() + mdadm.stderr()).isZero();
             assertThat(mdadm.stdout()).contains("Cluster Name : test");
+            StringWriter out = new StringWriter();
+            StringWriter err = new StringWriter();
+            int rc = ClusterCtl.run(new String[] {"examine", p.toString()}, new PrintWriter(out), new PrintWriter(err));
+            assertThat(rc).as(err.toString()).isZero();
+            assertThat(out.toString().lines().toList()).as(p.toString()).containsExactlyElementsOf(mdadm.lines());
         }
     }
 
@@ -332,5 +338,79 @@ class ClusterDiskManagementTest {
         }
         assertThat(nodes.get(2).check()).isZero();
         assertThat(MemberMetadataReader.read(fresh).superblock().devNumber()).isEqualTo(2);
+    }
+
+    /**
+     * An add races a node's death: node 3 is killed with kill -9 just before node 1 adds a member.
+     * Until node 3's death is noticed it cannot confirm, so the add is either refused (naming a node
+     * that did not answer, nothing changed) and then succeeds when tried again, or goes through once
+     * node 3's locks are gone. Either way the two survivors agree, rebuild the member, and check = 0.
+     */
+    @Test
+    void add_racingANodesDeath_refusedOrDone_neverHalfDone() throws Exception {
+        List<Path> p = create(64 * MIB, 1, "--assume-clean");
+        Coordinator c = coordinator();
+        List<Daemon> nodes = List.of(node(c, 1, p.subList(0, 2)), node(c, 2, p.subList(0, 2)),
+                node(c, 3, p.subList(0, 2)));
+        ok(nodes.get(0).ctl("fail", p.get(1).toString()));
+        ok(nodes.get(0).ctl("remove", p.get(1).toString()));
+        awaitStates(nodes, "{m-0.img=in_sync}");
+        nodes.get(2).kill9();
+        Processes.Result first = nodes.get(0).ctl("add", p.get(2).toString());
+        if (first.exitCode() != 0) {
+            assertThat(first.stderr()).contains("cannot add", "nothing was changed");
+            for (Daemon d : nodes.subList(0, 2)) {
+                assertThat(states(d).toString()).isEqualTo("{m-0.img=in_sync}");
+            }
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofSeconds(1))
+                    .until(() -> nodes.get(0).ctl("add", p.get(2).toString()).exitCode() == 0);
+        }
+        examined.add(p.get(2));
+        List<Daemon> survivors = nodes.subList(0, 2);
+        awaitStates(survivors, "{m-0.img=in_sync, m-2.img=in_sync}");
+        for (Daemon d : survivors) {
+            d.awaitIdle();
+        }
+        assertThat(survivors.get(1).check()).isZero();
+    }
+
+    /**
+     * 01r1_Grow_add: a spare is there; node 1 grows the array to three mirrors, the spare takes the
+     * new role and is rebuilt (on either node), and both nodes show [UUU]; then node 2 grows it to
+     * four with --add. Going back down is refused while the roles are held.
+     */
+    @Test
+    void growAdd_moreMirrors_everyNodeFollows() throws Exception {
+        List<Path> p = create(64 * MIB, 2, "--assume-clean");
+        Coordinator c = coordinator();
+        List<Daemon> nodes = List.of(node(c, 1, p.subList(0, 2)), node(c, 2, p.subList(0, 2)));
+        byte[] data = writeThrough(nodes.get(0), 4 << 20, 21);
+        ok(nodes.get(1).ctl("add", p.get(2).toString()));
+        examined.add(p.get(2));
+        awaitStates(nodes, "{m-0.img=in_sync, m-1.img=in_sync, m-2.img=spare}");
+
+        Processes.Result grown = ok(nodes.get(0).ctl("grow", "--raid-devices=3"));
+        assertThat(grown.stderr()).contains("raid_disks for md-shared set to 3");
+        awaitStates(nodes, "{m-0.img=in_sync, m-1.img=in_sync, m-2.img=in_sync}");
+        for (Daemon d : nodes) {
+            d.awaitIdle();
+            assertThat(mdstat(d)).contains("[3/3] [UUU]");
+        }
+
+        ok(nodes.get(1).ctl("grow", "--raid-devices=4", "--add", p.get(3).toString()));
+        examined.add(p.get(3));
+        awaitStates(nodes, "{m-0.img=in_sync, m-1.img=in_sync, m-2.img=in_sync, m-3.img=in_sync}");
+        for (Daemon d : nodes) {
+            d.awaitIdle();
+            assertThat(mdstat(d)).contains("[4/4] [UUUU]");
+        }
+        Processes.Result shrink = nodes.get(0).ctl("grow", "--raid-devices=2");
+        assertThat(shrink.exitCode()).isEqualTo(1);
+        assertThat(shrink.stderr()).contains("holds slot 2", "fail and remove it first");
+        assertThat(readThrough(nodes.get(1), data.length)).isEqualTo(data);
+        assertThat(nodes.get(0).check()).isZero();
+        for (Path m : p) {
+            assertThat(Daemon.dataArea(m, 64 * MIB)).as(m.toString()).isEqualTo(Daemon.dataArea(p.get(0), 64 * MIB));
+        }
     }
 }
