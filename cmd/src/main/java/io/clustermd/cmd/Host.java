@@ -37,7 +37,7 @@ public final class Host {
      * {@code totem.cluster_name} from corosync's configuration, or null: /etc/corosync/corosync.conf,
      * or the file named by {@value #COROSYNC_CONF_ENV}.
      */
-    static String corosyncClusterName() {
+    public static String corosyncClusterName() {
         String override = System.getenv(COROSYNC_CONF_ENV);
         return corosyncClusterName(Path.of(override == null || override.isEmpty()
                 ? "/etc/corosync/corosync.conf" : override));

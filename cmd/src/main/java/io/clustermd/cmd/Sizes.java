@@ -3,13 +3,13 @@ package io.clustermd.cmd;
 import java.util.Locale;
 
 /** mdadm's size arguments ({@code parse_size}): a number in KiB, or with a suffix s, K, M, G, T. */
-final class Sizes {
+public final class Sizes {
 
     private Sizes() {
     }
 
     /** Parses to bytes; throws IllegalArgumentException with the option name on bad input. */
-    static long parseBytes(String option, String text) {
+    public static long parseBytes(String option, String text) {
         String t = text.trim().toUpperCase(Locale.ROOT);
         if (t.isEmpty()) {
             throw new IllegalArgumentException(option + ": empty size");

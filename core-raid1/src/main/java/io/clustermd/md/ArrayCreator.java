@@ -201,7 +201,8 @@ public final class ArrayCreator {
                 dataOffset, bitmapChunk, List.copyOf(warnings));
     }
 
-    private static void writeMember(Path path, byte[] superblock, byte[][] slots) throws IOException {
+    /** Writes a member's superblock and the bitmap slots after it, durably. */
+    static void writeMember(Path path, byte[] superblock, byte[][] slots) throws IOException {
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.WRITE)) {
             writeFully(ch, ByteBuffer.wrap(superblock), MdSuperblock.SUPER_OFFSET_1_2 * 512);
             long at = (MdSuperblock.SUPER_OFFSET_1_2 + MdadmGeometry.BITMAP_OFFSET_SECTORS) * 512;

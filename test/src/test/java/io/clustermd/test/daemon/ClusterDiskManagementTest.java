@@ -413,4 +413,77 @@ class ClusterDiskManagementTest {
             assertThat(Daemon.dataArea(m, 64 * MIB)).as(m.toString()).isEqualTo(Daemon.dataArea(p.get(0), 64 * MIB));
         }
     }
+
+    private static String[] ctlOffline(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int rc = ClusterCtl.run(args, new PrintWriter(out), new PrintWriter(err));
+        return new String[] {Integer.toString(rc), out.toString(), err.toString()};
+    }
+
+    private static String examine(Path member) {
+        return ok(Processes.run(List.of("mdadm", "--examine", member.toString()))).stdout();
+    }
+
+    /**
+     * 01r1_Grow_bitmap-switch: with the array stopped on both nodes, its clustered bitmap goes
+     * (mdadm reads no bitmap), it runs on one node without a lock manager, gets an internal bitmap,
+     * runs again, loses it, and gets a clustered one back; then both nodes assemble it again. Every
+     * step keeps the data; a switch while a daemon runs the array is refused.
+     */
+    @Test
+    void growBitmapSwitch_clusteredNoneInternalNoneClustered_dataKept() throws Exception {
+        List<Path> p = create(64 * MIB, 0, "--assume-clean");
+        String a = p.get(0).toString();
+        String b = p.get(1).toString();
+        Coordinator c = coordinator();
+        Daemon one = node(c, 1, p);
+        Daemon two = node(c, 2, p);
+        byte[] data = writeThrough(two, 4 << 20, 31);
+        String[] busy = ctlOffline("grow", "--bitmap=none", a, b);
+        assertThat(busy[0]).isEqualTo("1");
+        assertThat(busy[2]).contains("in use", "stop the array on every node first");
+        assertThat(one.terminate()).isZero();
+        assertThat(two.terminate()).isZero();
+
+        String[] none = ctlOffline("grow", "--bitmap=none", a, b);
+        assertThat(none[0]).as(none[2]).isEqualTo("0");
+        assertThat(none[2]).contains("bitmap changed from clustered to none on 2 member(s)");
+        assertThat(examine(p.get(0))).contains("Feature Map : 0x0\n").doesNotContain("Cluster Name", "Internal Bitmap");
+        Daemon single = Daemon.start(dir.resolve("single1"), "shared", p);
+        running.add(single);
+        byte[] more = writeThrough(single, 2 << 20, 32);
+        assertThat(single.terminate()).isZero();
+
+        String[] internal = ctlOffline("grow", "--bitmap=internal", a, b);
+        assertThat(internal[0]).as(internal[2]).isEqualTo("0");
+        assertThat(examine(p.get(1))).contains("Feature Map : 0x1\n", "Internal Bitmap : 8 sectors from superblock")
+                .doesNotContain("Cluster Name");
+        single = Daemon.start(dir.resolve("single2"), "shared", p);
+        running.add(single);
+        assertThat(ok(single.ctl("status")).stdout()).contains("bitmap: ");
+        assertThat(readThrough(single, more.length)).isEqualTo(more);
+        assertThat(single.terminate()).isZero();
+
+        assertThat(ctlOffline("grow", "--bitmap=none", a, b)[0]).isEqualTo("0");
+        String[] clustered = ctlOffline("grow", "--bitmap=clustered", "--nodes=4", "--home-cluster=test", a, b);
+        assertThat(clustered[0]).as(clustered[2]).isEqualTo("0");
+        assertThat(clustered[2]).contains("from none to clustered on 2 member(s) (4 node slots)");
+        String[] again = ctlOffline("grow", "--bitmap=clustered", "--home-cluster=test", a, b);
+        assertThat(again[0]).isEqualTo("1");
+        assertThat(again[2]).contains("already has a clustered bitmap");
+
+        List<Daemon> nodes = List.of(node(c, 1, p), node(c, 2, p));
+        for (Daemon d : nodes) {
+            assertThat(mdstat(d)).contains("[2/2] [UU]");
+            assertThat(d.status().get("cluster").get("nodes")).hasSize(2);
+        }
+        assertThat(readThrough(nodes.get(1), more.length)).isEqualTo(more);
+        assertThat(java.util.Arrays.copyOfRange(readThrough(nodes.get(0), data.length), more.length, data.length))
+                .isEqualTo(java.util.Arrays.copyOfRange(data, more.length, data.length));
+        assertThat(nodes.get(0).check()).isZero();
+        for (Path m : p) {
+            assertThat(examine(m)).contains("Feature Map : 0x101", "Cluster Name : test");
+        }
+    }
 }
