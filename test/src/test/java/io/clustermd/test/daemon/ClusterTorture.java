@@ -22,15 +22,17 @@ import java.util.regex.Pattern;
  * Cluster crash torture: rounds of three real nodes on two shared files under a recorded
  * write/read history, with {@code kill -9} of a node mid-write ({@code mid-write}), or of the node
  * that is resyncing a first victim's chunks ({@code during-resync}: a second death during
- * recovery). Each round checks the history against the consistency contract, that a survivor took
- * over each dead slot, {@code check} = 0, identical legs, and that every node got idle in time.
+ * recovery), or of the node rebuilding a spare that took a failed member's place
+ * ({@code during-recovery}: another node continues the recovery from its checkpoint). Each round
+ * checks the history against the consistency contract, that a survivor took over each dead slot,
+ * {@code check} = 0, identical legs, and that every node got idle in time.
  * Run by {@code scripts/torture cluster} (many rounds) and {@code ClusterTortureTest} (a few).
  */
 final class ClusterTorture {
 
     static final long MIB = 1L << 20;
     static final Path CLIENT = Daemon.ROOT.resolve("test/src/test/resources/history_client.py");
-    static final String[] KINDS = {"mid-write", "during-resync"};
+    static final String[] KINDS = {"mid-write", "during-resync", "during-recovery"};
 
     /** One round's outcome. */
     record Round(long seed, String kind, int writesAcked, int unfinished, int readsChecked, int violations,
@@ -72,7 +74,9 @@ final class ClusterTorture {
         List<Process> clients = new ArrayList<>();
         List<Long> recoveryStart = new ArrayList<>();
         try {
-            List<Path> paths = MemberFiles.sparse(dir, "m-", 2, 24 * MIB);
+            boolean recovery = kind.equals("during-recovery");
+            List<Path> files = MemberFiles.sparse(dir, "m-", 3, 24 * MIB);
+            List<Path> paths = files.subList(0, 2);
             List<String> args = new ArrayList<>(List.of("create", "--level=1", "--raid-devices=2",
                     "--bitmap=clustered", "--nodes=4", "--bitmap-chunk=1M", "--assume-clean", "--home-cluster=t",
                     "--name=shared"));
@@ -83,7 +87,7 @@ final class ClusterTorture {
                 throw new IllegalStateException("create: " + err);
             }
             // A slow resync, so that a second kill can land in it.
-            String[] speed = kind.equals("during-resync")
+            String[] speed = !kind.equals("mid-write")
                     ? new String[] {"--speed-limit-max", "4000", "--speed-limit-min", "4000"} : new String[0];
             List<java.util.concurrent.CompletableFuture<Daemon>> starting = new ArrayList<>();
             for (int n = 0; n < 3; n++) {
@@ -103,6 +107,10 @@ final class ClusterTorture {
             for (Daemon d : nodes) {
                 slots.add(d.status().get("cluster").get("nodeSlot").asInt());
             }
+            if (recovery) {
+                ok(nodes.get(r.nextInt(3)).ctl("add", files.get(2).toString()));
+                awaitSpareEverywhere(nodes);
+            }
             Path control = Files.createDirectories(dir.resolve("control"));
             Path history = dir.resolve("history.jsonl");
             Process client = new ProcessBuilder("/usr/bin/python3", CLIENT.toString(), "--uris",
@@ -114,8 +122,18 @@ final class ClusterTorture {
             History events = History.load();
             Thread.sleep(1000 + r.nextInt(3000));
 
-            int victim = r.nextInt(3);
-            long killedAt = kill(nodes.get(victim), paths, r.nextBoolean());
+            List<Path> live = paths;
+            int victim;
+            if (recovery) {
+                // A member fails; the spare takes its role and one node rebuilds it: that one dies.
+                ok(nodes.get(r.nextInt(3)).ctl("fail", paths.get(1).toString()));
+                victim = awaitRecoverer(nodes);
+                Thread.sleep(r.nextInt(1500));
+                live = List.of(files.get(0), files.get(2));
+            } else {
+                victim = r.nextInt(3);
+            }
+            long killedAt = kill(nodes.get(victim), paths, !recovery && r.nextBoolean());
             events.killed(victim, killedAt);
             int recoverer = awaitTakeover(nodes, victim, slots.get(victim), killedAt, recoveryStart);
             events.recovered(victim, System.nanoTime());
@@ -138,7 +156,7 @@ final class ClusterTorture {
             }
             for (int k : killed) {
                 nodes.get(k).fault(paths.get(1), "healthy");
-                nodes.set(k, start(dir, k, paths));
+                nodes.set(k, start(dir, k, live));
             }
             Thread.sleep(1500);
             Files.writeString(control.resolve("stop"), "");
@@ -166,8 +184,8 @@ final class ClusterTorture {
                     .filter(v -> v.rule().name().contains("LOST")).count();
             // On a restarted node: it runs without the slow speed limit the survivors may have.
             long mismatches = hang ? -1 : nodes.get(killed.get(0)).check();
-            boolean legsEqual = java.util.Arrays.equals(Daemon.dataArea(paths.get(0), 16 * MIB),
-                    Daemon.dataArea(paths.get(1), 16 * MIB));
+            boolean legsEqual = java.util.Arrays.equals(Daemon.dataArea(live.get(0), 16 * MIB),
+                    Daemon.dataArea(live.get(1), 16 * MIB));
             for (Daemon d : nodes) {
                 d.terminate();
             }
@@ -184,6 +202,38 @@ final class ClusterTorture {
                 d.close();
             }
         }
+    }
+
+    private static void ok(Processes.Result result) {
+        if (result.exitCode() != 0) {
+            throw new IllegalStateException("clusterctl: " + result.stderr());
+        }
+    }
+
+    private static void awaitSpareEverywhere(List<Daemon> nodes) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        for (Daemon d : nodes) {
+            while (!d.ctl("status").stdout().contains("(S)")) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the spare did not show on every node within 20 s");
+                }
+                Thread.sleep(50);
+            }
+        }
+    }
+
+    /** The node whose status shows the recovery running (the others wait: recover=REMOTE). */
+    private static int awaitRecoverer(List<Daemon> nodes) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (System.nanoTime() < deadline) {
+            for (int i = 0; i < nodes.size(); i++) {
+                if (nodes.get(i).ctl("status").stdout().contains("recovery =")) {
+                    return i;
+                }
+            }
+            Thread.sleep(20);
+        }
+        throw new IllegalStateException("no node started the recovery within 20 s");
     }
 
     private Daemon start(Path dir, int n, List<Path> paths, String... extra) throws Exception {
@@ -234,7 +284,7 @@ final class ClusterTorture {
     /** The table of a run, as the note and the script print it. */
     static String table(List<Round> rounds) {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "%-14s %6s %9s %10s %5s %10s %10s %5s %6s  %s%n", "kind", "rounds",
+        sb.append(String.format(Locale.ROOT, "%-16s %6s %9s %10s %5s %10s %10s %5s %6s  %s%n", "kind", "rounds",
                 "acked", "unfinished", "lost", "violations", "mismatches", "hangs", "failed",
                 "recovery start ms (min/median/max)"));
         List<String> kinds = new ArrayList<>(List.of(KINDS));
@@ -249,7 +299,7 @@ final class ClusterTorture {
             starts.sort(Long::compare);
             String rec = starts.isEmpty() ? "-" : starts.get(0) + " / " + starts.get(starts.size() / 2) + " / "
                     + starts.get(starts.size() - 1);
-            sb.append(String.format(Locale.ROOT, "%-14s %6d %9d %10d %5d %10d %10d %5d %6d  %s%n", k, rs.size(),
+            sb.append(String.format(Locale.ROOT, "%-16s %6d %9d %10d %5d %10d %10d %5d %6d  %s%n", k, rs.size(),
                     rs.stream().mapToLong(Round::writesAcked).sum(), rs.stream().mapToLong(Round::unfinished).sum(),
                     rs.stream().mapToLong(Round::lost).sum(), rs.stream().mapToLong(Round::violations).sum(),
                     rs.stream().mapToLong(x -> Math.max(0, x.mismatches())).sum(),

@@ -12,8 +12,8 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * {@link ClusterTorture} rounds. In the suite: one round of each kind (a kill mid-write, and a
- * second kill of the node resyncing the first one's chunks). {@code scripts/torture cluster}
+ * {@link ClusterTorture} rounds. In the suite: one round of each kind (a kill mid-write, a second
+ * kill of the node resyncing the first one's chunks, a kill of the node rebuilding a spare). {@code scripts/torture cluster}
  * runs many through the same test: {@code -Dtorture.rounds=N -Dtorture.seed=S
  * -Dtorture.results=FILE} (one JSON line per round appended to FILE, the table printed).
  */
@@ -35,6 +35,7 @@ class ClusterTortureTest {
             if (rounds == 0) {
                 done.add(torture.run(seed, "mid-write"));
                 done.add(torture.run(seed + 1, "during-resync"));
+                done.add(torture.run(seed + 2, "during-recovery"));
             } else {
                 for (int i = 0; i < rounds; i++) {
                     ClusterTorture.Round r = torture.run(seed + i);
