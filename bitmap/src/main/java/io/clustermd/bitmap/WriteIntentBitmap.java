@@ -94,7 +94,8 @@ public final class WriteIntentBitmap {
 
     private final BitmapStorage storage;
     private final ReentrantLock lock = new ReentrantLock();
-    private final int chunks;
+    /** Chunks covered now; changed only by {@link #resize}, within the slot's pages. */
+    private volatile int chunks;
     private final int chunkShift;
     private final int chunkSize;
     private final int daemonSleep;
@@ -135,8 +136,10 @@ public final class WriteIntentBitmap {
         this.chunkShift = Integer.numberOfTrailingZeros(chunkSize);
         this.daemonSleep = sb.daemonSleep();
         this.clustered = sb.clustered();
-        this.counters = new char[chunks];
-        int counterPages = (int) ((chunks + (long) COUNTERS_PER_PAGE - 1) >>> COUNTER_PAGE_SHIFT);
+        // Counters for every chunk the slot's pages can hold, so that the array may grow in place.
+        int capacity = (int) Math.min(MAX_CHUNKS, Math.max(chunks, (image.length - (long) SB) * 8));
+        this.counters = new char[capacity];
+        int counterPages = (int) ((capacity + (long) COUNTERS_PER_PAGE - 1) >>> COUNTER_PAGE_SHIFT);
         this.pending = new byte[counterPages];
         this.inUse = new int[counterPages];
         this.pages = new Page[image.length / PAGE_BYTES];
@@ -616,6 +619,59 @@ public final class WriteIntentBitmap {
         });
     }
 
+    /** The most chunks this slot's pages hold: how far {@link #resize} can grow the bitmap in place. */
+    public long capacityChunks() {
+        return counters.length;
+    }
+
+    /**
+     * md's {@code md_bitmap_resize} within the slot's own pages (its size on disk stays, so no other
+     * node's slot moves): the bitmap covers {@code syncSectors} from now on and {@code sync_size}
+     * says so. Chunks added start clean. Chunks cut off must be idle (the array no longer reaches
+     * them): their counters and bits are cleared.
+     *
+     * @return completes when the superblock and the pages with cleared bits are durable
+     * @throws IllegalArgumentException when the slot's pages cannot hold that many chunks
+     * @throws IllegalStateException    when a chunk to cut off has writes in flight
+     */
+    public CompletableFuture<Void> resize(long syncSectors) {
+        long n = (syncSectors + chunkSectors() - 1) / chunkSectors();
+        if (syncSectors <= 0 || n > counters.length) {
+            throw new IllegalArgumentException("a bitmap slot of " + pages.length + " page(s) holds at most "
+                    + counters.length + " chunks of " + chunkSize + " bytes; " + syncSectors + " sectors need " + n);
+        }
+        return underLock(post -> {
+            for (int c = (int) n; c < chunks; c++) {
+                char v = (char) COUNTERS.getVolatile(counters, c);
+                if ((v & COUNTER_MAX) > 2) {
+                    throw new IllegalStateException("chunk " + c + " has writes in flight: it cannot be cut off");
+                }
+            }
+            for (int c = (int) n; c < chunks; c++) {
+                char v = (char) COUNTERS.getVolatile(counters, c);
+                if (v != 0) {
+                    COUNTERS.setVolatile(counters, c, (char) 0);
+                    countInUseLocked(c, -1);
+                }
+                if (imageBit(c)) {
+                    clearBitLocked(c);
+                }
+            }
+            // Bits past the old end are whatever was there (mdadm fills slot 0's pages with ones):
+            // chunks that come into range start clean.
+            for (int c = chunks; c < n; c++) {
+                if (imageBit(c) && (char) COUNTERS.getVolatile(counters, c) == 0) {
+                    clearBitLocked(c);
+                }
+            }
+            chunks = (int) n;
+            putSbLong(BitmapSuperblockCodec.OFF_SYNC_SIZE, syncSectors);
+            CompletableFuture<Void> sb = superblockWrittenLocked(post);
+            CompletableFuture<Void> bits = awaitPagesLocked(0, pages.length - 1, false, post);
+            return bits == DONE ? sb : CompletableFuture.allOf(sb, bits);
+        });
+    }
+
     /**
      * Sets BITMAP_STALE in the superblock (md's {@code BITMAP_STALE}, shown by {@code mdadm -X} as "Out of
      * date"): whoever loads this slot next treats every chunk as needing resync.
@@ -933,7 +989,8 @@ public final class WriteIntentBitmap {
                 }
             }
             boolean stale = (sbInt(BitmapSuperblockCodec.OFF_STATE) & BitmapSuperblock.STATE_STALE) != 0;
-            return new BitmapStatus(chunks, chunkSize, pages.length, inUse.length, used, dirty, neededChunks, events,
+            int counterPages = (int) ((chunks + (long) COUNTERS_PER_PAGE - 1) >>> COUNTER_PAGE_SHIFT);
+            return new BitmapStatus(chunks, chunkSize, pages.length, counterPages, used, dirty, neededChunks, events,
                     eventsCleared, stale, clustered, pageWrites);
         });
     }

@@ -789,4 +789,52 @@ class WriteIntentBitmapTest {
         assertThat(f.bitmap().daemonSleepSeconds()).isEqualTo(5);
         assertThat(f.bitmap().chunkSectors()).isEqualTo(8);
     }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Resizing in place (md_bitmap_resize)
+
+    @Test
+    void resize_growWithinTheSlotPage_newChunksClean_syncSizeOnDisk() {
+        Fixture f = fixture(100, 10, 10, WriteIntentBitmap.MAX_SECTOR, 3);
+        assertThat(f.bitmap().capacityChunks()).isEqualTo(PAGE0_CHUNKS);
+        CompletableFuture<Void> r = f.bitmap().resize(400 * 8L);
+        f.twin().completeAll();
+        assertThat(r).isCompleted();
+        assertThat(f.bitmap().chunks()).isEqualTo(400);
+        assertThat(f.bitmap().isDirty(3)).isTrue();
+        assertThat(f.bitmap().isDirty(399)).isFalse();
+        f.write(399, true, false);
+        assertThat(f.bitmap().isDirty(399)).isTrue();
+        byte[] disk = f.twin().crash(new java.util.Random(1));
+        assertThat(BitmapSuperblockCodec.decode(ByteBuffer.wrap(disk)).syncSize()).isEqualTo(400 * 8L);
+        assertThat(StorageTwin.bit(disk, 399)).isTrue();
+    }
+
+    @Test
+    void resize_shrink_clearsTheBitsCutOff_refusesChunksWithWritesInFlight() {
+        Fixture f = fixture(100, 10, 10, WriteIntentBitmap.MAX_SECTOR, 2, 90);
+        CompletableFuture<Void> busy = f.bitmap().startWrite(off(80), CHUNK);
+        f.twin().completeAll();
+        assertThat(busy).isCompleted();
+        assertThatThrownBy(() -> f.bitmap().resize(50 * 8L)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("chunk 80 has writes in flight");
+        assertThat(f.bitmap().chunks()).isEqualTo(100);
+        f.bitmap().endWrite(off(80), CHUNK, true, false);
+        CompletableFuture<Void> r = f.bitmap().resize(50 * 8L);
+        f.twin().completeAll();
+        assertThat(r).isCompleted();
+        assertThat(f.bitmap().chunks()).isEqualTo(50);
+        assertThat(f.bitmap().dirtyChunks()).isEqualTo(1);
+        byte[] disk = f.twin().crash(new java.util.Random(1));
+        assertThat(StorageTwin.bit(disk, 90)).isFalse();
+        assertThat(StorageTwin.bit(disk, 2)).isTrue();
+        assertThatThrownBy(() -> f.bitmap().startWrite(off(60), CHUNK)).isInstanceOf(IndexOutOfBoundsException.class);
+    }
+
+    @Test
+    void resize_pastTheSlotsPages_refused() {
+        Fixture f = fixture(100);
+        assertThatThrownBy(() -> f.bitmap().resize((PAGE0_CHUNKS + 1) * 8)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("holds at most " + PAGE0_CHUNKS + " chunks");
+    }
 }

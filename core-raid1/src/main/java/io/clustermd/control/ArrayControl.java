@@ -61,6 +61,12 @@ public interface ArrayControl {
     void growRaidDevices(int raidDevices) throws ControlException;
 
     /**
+     * md's {@code --grow --size}: {@code bytes} of each member in use (0 = all they offer). A larger
+     * size is resynced; a smaller one is refused while the part cut off holds data, unless forced.
+     */
+    void growSize(long bytes, boolean force) throws ControlException;
+
+    /**
      * Starts a check ({@code echo check > sync_action}): reads every in-sync member and counts
      * differing sectors in md's {@code mismatch_cnt}; writes nothing. Refused while another sync
      * action runs.

@@ -24,7 +24,7 @@ public final class ControlCodec {
     /** Longest response line a client accepts, in bytes: a status of a few hundred members. */
     public static final int MAX_RESPONSE_LINE = 1024 * 1024;
 
-    private static final String OPS = "status, fail, remove, add, re-add, grow, check, repair, stop";
+    private static final String OPS = "status, fail, remove, add, re-add, grow, resize, check, repair, stop";
 
     private static final ObjectMapper MAPPER = new ObjectMapper()
             .setSerializationInclusion(JsonInclude.Include.NON_NULL)
@@ -49,6 +49,7 @@ public final class ControlCodec {
             case ControlRequest.Add a -> node.put("member", a.member());
             case ControlRequest.ReAdd r -> node.put("member", r.member());
             case ControlRequest.Grow g -> node.put("raidDevices", g.raidDevices());
+            case ControlRequest.Resize r -> node.put("size", r.sizeBytes()).put("force", r.force());
             case ControlRequest.Status s -> { }
             case ControlRequest.Check c -> { }
             case ControlRequest.Repair r -> { }
@@ -79,6 +80,7 @@ public final class ControlCodec {
             case "add" -> new ControlRequest.Add(member(node, "add"));
             case "re-add" -> new ControlRequest.ReAdd(member(node, "re-add"));
             case "grow" -> new ControlRequest.Grow(raidDevices(node));
+            case "resize" -> resize(node);
             case "check" -> new ControlRequest.Check();
             case "repair" -> new ControlRequest.Repair();
             case "stop" -> new ControlRequest.Stop();
@@ -108,6 +110,18 @@ public final class ControlCodec {
         } catch (JsonProcessingException | IllegalArgumentException | NullPointerException e) {
             throw new ControlProtocolException("response has an unreadable \"status\": " + firstLine(e));
         }
+    }
+
+    private static ControlRequest.Resize resize(JsonNode node) throws ControlProtocolException {
+        JsonNode n = node.get("size");
+        if (n == null || !n.isIntegralNumber() || !n.canConvertToLong() || n.asLong() < 0) {
+            throw new ControlProtocolException("op \"resize\" needs \"size\": bytes per member (0 = all they offer)");
+        }
+        JsonNode f = node.get("force");
+        if (f != null && !f.isBoolean()) {
+            throw new ControlProtocolException("op \"resize\": \"force\" is true or false");
+        }
+        return new ControlRequest.Resize(n.asLong(), f != null && f.asBoolean());
     }
 
     private static int raidDevices(JsonNode node) throws ControlProtocolException {

@@ -81,6 +81,23 @@ public sealed interface ControlRequest {
         }
     }
 
+    /**
+     * {@code {"op":"resize","size":BYTES,"force":false}}: {@link ArrayControl#growSize(long, boolean)};
+     * size 0 = all the members offer.
+     */
+    record Resize(long sizeBytes, boolean force) implements ControlRequest {
+        public Resize {
+            if (sizeBytes < 0) {
+                throw new IllegalArgumentException("size must not be negative, got " + sizeBytes);
+            }
+        }
+
+        @Override
+        public String op() {
+            return "resize";
+        }
+    }
+
     /** {@code {"op":"check"}}: {@link ArrayControl#check()}. */
     record Check() implements ControlRequest {
         @Override
@@ -126,6 +143,7 @@ public sealed interface ControlRequest {
             case Add a -> array.add(a.member());
             case ReAdd r -> array.reAdd(r.member());
             case Grow g -> array.growRaidDevices(g.raidDevices());
+            case Resize r -> array.growSize(r.sizeBytes(), r.force());
             case Check c -> array.check();
             case Repair r -> array.repair();
             case Stop s -> {

@@ -21,6 +21,8 @@ class ControlCodecTest {
             new ControlRequest.Add("/srv/c.img"),
             new ControlRequest.ReAdd("/srv/b.img"),
             new ControlRequest.Grow(3),
+            new ControlRequest.Resize(1L << 30, false),
+            new ControlRequest.Resize(0, true),
             new ControlRequest.Check(),
             new ControlRequest.Repair(),
             new ControlRequest.Stop());
@@ -66,7 +68,8 @@ class ControlCodecTest {
             "{}", "{\"op\":7}", "{\"op\":\"format\"}", "{\"op\":\"fail\"}", "{\"op\":\"add\",\"member\":\"\"}",
             "{\"op\":\"re-add\",\"member\":3}", "{\"op\":\"status\"} trailing", "{\"op\":\"grow\"}",
             "{\"op\":\"grow\",\"raidDevices\":0}", "{\"op\":\"grow\",\"raidDevices\":\"3\"}",
-            "{\"op\":\"grow\",\"raidDevices\":2.5}"})
+            "{\"op\":\"grow\",\"raidDevices\":2.5}", "{\"op\":\"resize\"}", "{\"op\":\"resize\",\"size\":-1}",
+            "{\"op\":\"resize\",\"size\":1024,\"force\":\"yes\"}"})
     void malformedRequests_areRefusedWithOneLineReasons(String line) {
         assertThatThrownBy(() -> ControlCodec.decodeRequest(line))
                 .isInstanceOf(ControlProtocolException.class)
@@ -76,7 +79,7 @@ class ControlCodecTest {
     @Test
     void refusals_sayWhatIsExpected() {
         assertThatThrownBy(() -> ControlCodec.decodeRequest("{\"op\":\"format\"}"))
-                .hasMessage("unknown op \"format\" (expected one of: status, fail, remove, add, re-add, grow, check, repair, stop)");
+                .hasMessage("unknown op \"format\" (expected one of: status, fail, remove, add, re-add, grow, resize, check, repair, stop)");
         assertThatThrownBy(() -> ControlCodec.decodeRequest("{\"op\":\"fail\"}"))
                 .hasMessage("op \"fail\" needs \"member\": the member's path");
         assertThatThrownBy(() -> ControlCodec.decodeRequest("{\"member\":\"/x\"}"))

@@ -235,6 +235,12 @@ public final class InMemoryArrayControl implements ArrayControl {
     }
 
     @Override
+    public synchronized void growSize(long bytes, boolean force) throws ControlException {
+        checkRunning();
+        throw new ControlException("the in-memory array has no size to change");
+    }
+
+    @Override
     public synchronized void growRaidDevices(int n) throws ControlException {
         checkRunning();
         for (MemberStatus m : members) {

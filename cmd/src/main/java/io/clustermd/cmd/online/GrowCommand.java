@@ -36,6 +36,14 @@ public final class GrowCommand extends OnlineCommand {
             description = "the number of mirrors (roles) the running array has from now on")
     Integer raidDevices;
 
+    @Option(names = {"-z", "--size"}, paramLabel = "SIZE",
+            description = "the space used on each member of the running array (raid1), or max: all they offer;"
+                    + " a larger size is resynced, a smaller one is refused while the part cut off holds data")
+    String size;
+
+    @Option(names = "--force", description = "with --size: cut off the part past a smaller size even if it holds data")
+    boolean force;
+
     @Option(names = {"-b", "--bitmap"}, paramLabel = "KIND",
             description = "none, internal or clustered: the new bitmap of the stopped array whose MEMBERs are given")
     String bitmap;
@@ -61,12 +69,19 @@ public final class GrowCommand extends OnlineCommand {
 
     @Override
     public Integer call() throws Exception {
-        if ((raidDevices == null) == (bitmap == null)) {
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "give one of --raid-devices (a running array) or --bitmap (a stopped array's members)");
+        int given = (raidDevices != null ? 1 : 0) + (size != null ? 1 : 0) + (bitmap != null ? 1 : 0);
+        if (given != 1) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "give one of --raid-devices or"
+                    + " --size (a running array) or --bitmap (a stopped array's members)");
+        }
+        if (force && size == null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--force goes with --size");
         }
         if (bitmap != null) {
             return switchBitmap();
+        }
+        if (size != null) {
+            return resize();
         }
         if (!members.isEmpty() || nodes != null || homeCluster != null || bitmapChunk != null) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
@@ -90,6 +105,37 @@ public final class GrowCommand extends OnlineCommand {
         } else {
             String array = r.status() != null ? MdstatFormat.deviceName(r.status()) : "the array";
             err().println("clusterctl: raid_disks for " + array + " set to " + raidDevices);
+            err().flush();
+        }
+        return 0;
+    }
+
+    private int resize() throws Exception {
+        if (!members.isEmpty() || !add.isEmpty() || nodes != null || homeCluster != null || bitmapChunk != null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--size works on the running array alone (no members, --add or bitmap options)");
+        }
+        long bytes;
+        if (size.equalsIgnoreCase("max")) {
+            bytes = 0;
+        } else {
+            try {
+                bytes = io.clustermd.cmd.Sizes.parseBytes("--size", size);
+            } catch (IllegalArgumentException e) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
+            if (bytes <= 0 || bytes % 1024 != 0) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        "--size must be a positive whole number of KiB, or max");
+            }
+        }
+        ControlResponse r = request(new ControlRequest.Resize(bytes, force));
+        if (json) {
+            printJson(r.status() != null ? r.status() : r);
+        } else {
+            String array = r.status() != null ? MdstatFormat.deviceName(r.status()) : "the array";
+            long kib = r.status() != null ? r.status().componentSizeKib() : bytes / 1024;
+            err().println("clusterctl: component size of " + array + " has been set to " + kib + "K");
             err().flush();
         }
         return 0;

@@ -52,6 +52,15 @@ public interface BitmapOps {
      */
     long eventsCleared();
 
+    /**
+     * md's {@code md_bitmap_resize}: the sync space is {@code syncBytes} from now on (units added
+     * start clean; units cut off must be idle). Completes when that is durable.
+     */
+    CompletableFuture<Void> resize(long syncBytes);
+
+    /** The largest sync space {@link #resize} can reach in place. */
+    long capacityBytes();
+
     /** Writes everything out (clean shutdown). */
     CompletableFuture<Void> flushAll();
 

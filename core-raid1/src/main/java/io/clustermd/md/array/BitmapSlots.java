@@ -45,6 +45,16 @@ public final class BitmapSlots {
         return bitmap.slot();
     }
 
+    /** Bytes of each member's data area in use. */
+    public long componentBytes() {
+        return array.componentBytes();
+    }
+
+    /** CHANGE_CAPACITY: the size every node knows is served here. */
+    public void capacityChanged() {
+        array.sizeChange().capacityChanged();
+    }
+
     /** Bytes per bitmap chunk. */
     public long chunkBytes() {
         return bitmap.chunkBytes();

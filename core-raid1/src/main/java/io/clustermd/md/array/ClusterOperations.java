@@ -35,6 +35,14 @@ public interface ClusterOperations {
         return metadataUpdateStart();
     }
 
+    /**
+     * md-cluster's CHANGE_CAPACITY after a size change every node's superblocks and bitmap follow:
+     * completes once every node serves the new capacity.
+     */
+    default CompletableFuture<Void> changeCapacity() {
+        return CompletableFuture.completedFuture(null);
+    }
+
     /** True for md-cluster: other nodes use the same members. */
     default boolean clustered() {
         return false;

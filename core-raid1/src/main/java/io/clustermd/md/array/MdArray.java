@@ -57,14 +57,20 @@ public final class MdArray implements AutoCloseable {
      * Replaced by a longer or shorter array when raid_disks changes ({@link #resizeSlotsLocked}).
      */
     volatile ArrayMember[] slots;
-    private final long componentBytes;
-    private final long arrayBytes;
+    /** Bytes of each member's data area in use (md's dev_sectors); changed by {@link SizeChange}. */
+    private volatile long componentBytes;
+    /**
+     * The capacity requests may reach (md's array_sectors, what set_capacity makes visible): on a
+     * cluster it follows a grown size only once every node knows it (CHANGE_CAPACITY).
+     */
+    private volatile long arrayBytes;
     private final SyncBarrier barrier = new SyncBarrier();
     private final WritePath writes = new WritePath(this);
     private final AtomicLong inflight = new AtomicLong();
     private final AtomicLong foregroundBytes = new AtomicLong();
     private final SyncEngine sync;
     private final MemberChanges memberChanges;
+    private final SizeChange sizeChange;
     private final ScheduledFuture<?> bitmapDaemon;
     private CompletableFuture<Void> superblockChain = CompletableFuture.completedFuture(null); // guarded by this
     private volatile boolean stopping;
@@ -129,6 +135,7 @@ public final class MdArray implements AutoCloseable {
         this.sync = new SyncEngine(this, settings.speedLimitMinKiB(), settings.speedLimitMaxKiB(),
                 settings.syncCheckpoints());
         this.memberChanges = new MemberChanges(this, random);
+        this.sizeChange = new SizeChange(this);
         if (bitmap instanceof SlotBitmapOps slotBitmap) {
             slotBitmap.attach(this::writeBitmapPage, this::degraded);
         }
@@ -169,6 +176,7 @@ public final class MdArray implements AutoCloseable {
 
     /** The second half of {@link #start}: marks the array active on disk and starts the sync thread. */
     public void activate() {
+        adoptSizeInBitmap();
         planInitialSync();
         markActive().join();
         if (bitmap instanceof NoBitmapOps none) {
@@ -196,6 +204,22 @@ public final class MdArray implements AutoCloseable {
 
     long componentBytes() {
         return componentBytes;
+    }
+
+    /** The used size of each member changes (lock held): md's dev_sectors and the superblock's size. */
+    void componentBytesLocked(long bytes) {
+        componentBytes = bytes;
+        reference.size(bytes / 512);
+    }
+
+    /** What requests may reach from now on (md's set_capacity). */
+    void capacity(long bytes) {
+        arrayBytes = bytes;
+    }
+
+    /** Changes of the array's size: {@code clusterctl grow --size} here, and those of other nodes. */
+    public SizeChange sizeChange() {
+        return sizeChange;
     }
 
     Personality personality() {
@@ -609,6 +633,11 @@ public final class MdArray implements AutoCloseable {
         return memberChanges.remove(device);
     }
 
+    /** md's {@code --grow --size} (clusterctl grow --size): bytes per member, 0 = all the members offer. */
+    public CompletableFuture<Void> growSize(long bytes, boolean force) throws MdFormatException {
+        return sizeChange.change(bytes, force);
+    }
+
     /** md's {@code --grow --raid-devices=N} for raid1 (clusterctl grow). */
     public CompletableFuture<Void> growRaidDevices(int raidDevices) throws MdFormatException {
         return memberChanges.growRaidDevices(raidDevices);
@@ -671,6 +700,20 @@ public final class MdArray implements AutoCloseable {
             }
         }
         return updateSuperblocks();
+    }
+
+    /**
+     * Our bitmap slot may still say an older size (a slot nobody held while another node changed
+     * the size): it follows the superblock's, in place.
+     */
+    private void adoptSizeInBitmap() {
+        long syncBytes = personality.syncBytes(componentBytes);
+        long cb = bitmap.chunkBytes();
+        if (bitmap.pages() > 0 && bitmap.chunks() != (syncBytes + cb - 1) / cb) {
+            LOG.log(System.Logger.Level.INFO, "{0}: bitmap slot {1} covered {2} chunk(s); the array''s size needs {3}",
+                    name, cluster.slot(), bitmap.chunks(), (syncBytes + cb - 1) / cb);
+            bitmap.resize(syncBytes).join();
+        }
     }
 
     private void planInitialSync() {

@@ -412,10 +412,15 @@ public final class MemberChanges {
                 + " (see 'clusterctl status')");
     }
 
-    private void beginChange() throws MdFormatException {
+    /** One member or size change at a time on this node; {@link #endChange} ends it. */
+    void beginChange() throws MdFormatException {
         if (!changing.compareAndSet(false, true)) {
             throw new MdFormatException("another member change is under way on this node; try again when it is done");
         }
+    }
+
+    void endChange() {
+        changing.set(false);
     }
 
     // ------------------------------------------------------------------ other nodes' changes
@@ -576,15 +581,12 @@ public final class MemberChanges {
         pending.forEach((n, d) -> candidateSbs.put(n, readSuperblock(d)));
         List<CompletableFuture<MdSuperblock>> all = new ArrayList<>(own.values());
         all.addAll(candidateSbs.values());
-        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApply(v -> {
-            byte[] set = array.referenceCopy().setUuid();
-            MdSuperblock newest = null;
-            for (CompletableFuture<MdSuperblock> f : all) {
-                MdSuperblock sb = f.join();
-                if (sb != null && Arrays.equals(sb.setUuid(), set) && (newest == null || sb.events() > newest.events())) {
-                    newest = sb;
-                }
-            }
+        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenCompose(v -> {
+            // A size another node changed comes first: the roles below may need the new bitmap.
+            MdSuperblock newest = newest(all);
+            return newest == null ? DONE : array.sizeChange().followRemote(newest.size());
+        }).thenApply(v -> {
+            MdSuperblock newest = newest(all);
             if (newest == null) {
                 return array.referenceCopy().events();
             }
@@ -602,6 +604,18 @@ public final class MemberChanges {
             }
             return newest.events();
         });
+    }
+
+    private MdSuperblock newest(List<CompletableFuture<MdSuperblock>> reads) {
+        byte[] set = array.referenceCopy().setUuid();
+        MdSuperblock newest = null;
+        for (CompletableFuture<MdSuperblock> f : reads) {
+            MdSuperblock sb = f.join();
+            if (sb != null && Arrays.equals(sb.setUuid(), set) && (newest == null || sb.events() > newest.events())) {
+                newest = sb;
+            }
+        }
+        return newest;
     }
 
     private record Applied(boolean rebuild, boolean failed, List<MemberDevice> closing) {

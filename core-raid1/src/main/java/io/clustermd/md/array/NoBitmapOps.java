@@ -24,7 +24,7 @@ public final class NoBitmapOps implements BitmapOps {
 
     private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
 
-    private final long chunks;
+    private volatile long chunks;
     private final BitSet needed = new BitSet();
     private final BitSet syncing = new BitSet();
     private final AtomicLong writesInFlight = new AtomicLong();
@@ -89,6 +89,21 @@ public final class NoBitmapOps implements BitmapOps {
     @Override
     public long chunkBytes() {
         return WINDOW_BYTES;
+    }
+
+    @Override
+    public synchronized CompletableFuture<Void> resize(long syncBytes) {
+        long n = (syncBytes + WINDOW_BYTES - 1) / WINDOW_BYTES;
+        if (n < chunks) {
+            needed.clear((int) n, (int) chunks);
+        }
+        chunks = n;
+        return DONE;
+    }
+
+    @Override
+    public long capacityBytes() {
+        return Long.MAX_VALUE;
     }
 
     @Override

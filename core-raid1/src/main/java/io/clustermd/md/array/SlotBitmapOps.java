@@ -187,6 +187,17 @@ public final class SlotBitmapOps implements BitmapOps {
     }
 
     @Override
+    public CompletableFuture<Void> resize(long syncBytes) {
+        return bitmap.resize(syncBytes / 512);
+    }
+
+    /** What this slot's pages hold: growing past it would move every other node's slot. */
+    @Override
+    public long capacityBytes() {
+        return bitmap.capacityChunks() * (long) bitmap.chunkSize();
+    }
+
+    @Override
     public CompletableFuture<Void> flushAll() {
         return bitmap.flushAll(degraded.getAsBoolean());
     }

@@ -69,11 +69,30 @@ public final class ClusterArrayEvents implements ClusterNode.ArrayEvents {
         return a.writesDrained(loSector * 512, (hiSector - loSector) * 512);
     }
 
-    /** METADATA_UPDATED: what the sender changed applies here (md's check_sb_changes). */
+    /**
+     * METADATA_UPDATED: what the sender changed applies here (md's check_sb_changes). A size that
+     * grew is new area the sender resyncs: its chunks (NEEDED in the sender's slot) read from the
+     * first member here until the sender's resync ends, as a dead node's taken-over chunks do.
+     */
     @Override
-    public CompletableFuture<Void> metadataUpdated(int raidSlot) {
-        return array.getNow(null) == null ? CompletableFuture.completedFuture(null)
-                : members.reload().thenApply(events -> null);
+    public CompletableFuture<Void> metadataUpdated(int senderSlot, int raidSlot) {
+        BitmapSlots a = array.getNow(null);
+        if (a == null) {
+            return CompletableFuture.completedFuture(null);
+        }
+        long before = a.componentBytes();
+        return members.reload().thenCompose(events -> a.componentBytes() <= before
+                ? CompletableFuture.<Void>completedFuture(null)
+                : a.slotBits(senderSlot).thenAccept(bits -> windows.takenOver(senderSlot, bits, a.chunkBytes())));
+    }
+
+    @Override
+    public CompletableFuture<Void> capacityChanged() {
+        BitmapSlots a = array.getNow(null);
+        if (a != null) {
+            a.capacityChanged();
+        }
+        return CompletableFuture.completedFuture(null);
     }
 
     @Override

@@ -45,8 +45,13 @@ public final class ClusterNode {
             return CompletableFuture.completedFuture(null);
         }
 
-        /** METADATA_UPDATED: re-read the superblocks ({@code md_reload_sb}). */
-        default CompletableFuture<Void> metadataUpdated(int raidSlot) {
+        /** METADATA_UPDATED from node {@code senderSlot}: re-read the superblocks ({@code md_reload_sb}). */
+        default CompletableFuture<Void> metadataUpdated(int senderSlot, int raidSlot) {
+            return CompletableFuture.completedFuture(null);
+        }
+
+        /** CHANGE_CAPACITY: serve the size the superblocks say ({@code set_capacity_and_notify}). */
+        default CompletableFuture<Void> capacityChanged() {
             return CompletableFuture.completedFuture(null);
         }
 
@@ -275,7 +280,10 @@ public final class ClusterNode {
                 });
             }
             case METADATA_UPDATED -> {
-                return events.metadataUpdated(m.raidSlot()).thenCompose(v -> rearmNewDisk());
+                return events.metadataUpdated(m.senderSlot(), m.raidSlot()).thenCompose(v -> rearmNewDisk());
+            }
+            case CHANGE_CAPACITY -> {
+                return events.capacityChanged();
             }
             case NEWDISK -> {
                 return sharedLocksHeld.thenCompose(v -> events.newDisk(m.raidSlot(), m.deviceUuid()))

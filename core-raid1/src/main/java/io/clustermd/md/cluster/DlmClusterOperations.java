@@ -128,6 +128,11 @@ public final class DlmClusterOperations implements ClusterOperations {
     }
 
     @Override
+    public CompletableFuture<Void> changeCapacity() {
+        return node.channel().send(ClusterMessage.of(MessageType.CHANGE_CAPACITY, 0, 0, 0)).thenApply(m -> null);
+    }
+
+    @Override
     public boolean clustered() {
         return true;
     }

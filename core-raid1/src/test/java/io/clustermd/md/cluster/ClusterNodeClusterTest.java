@@ -233,7 +233,7 @@ class ClusterNodeClusterTest {
         Node a = new Node("a");
         Node b = new Node("b") {
             @Override
-            public CompletableFuture<Void> metadataUpdated(int raidSlot) {
+            public CompletableFuture<Void> metadataUpdated(int senderSlot, int raidSlot) {
                 reloads.add(raidSlot);
                 return CompletableFuture.completedFuture(null);
             }

@@ -123,6 +123,17 @@ public final class ArrayControlAdapter implements ArrayControl {
     }
 
     @Override
+    public void growSize(long bytes, boolean force) throws ControlException {
+        try {
+            array.growSize(bytes, force).join();
+        } catch (MdFormatException e) {
+            throw new ControlException(e.getMessage());
+        } catch (CompletionException e) {
+            throw new ControlException((e.getCause() == null ? e : e.getCause()).getMessage());
+        }
+    }
+
+    @Override
     public void growRaidDevices(int raidDevices) throws ControlException {
         try {
             array.growRaidDevices(raidDevices).join();

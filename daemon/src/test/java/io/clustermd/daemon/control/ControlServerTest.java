@@ -410,6 +410,11 @@ class ControlServerTest {
         }
 
         @Override
+        public void growSize(long bytes, boolean force) throws ControlException {
+            d.growSize(bytes, force);
+        }
+
+        @Override
         public void check() throws ControlException {
             d.check();
         }
