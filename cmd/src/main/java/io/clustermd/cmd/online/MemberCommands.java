@@ -71,8 +71,10 @@ public final class MemberCommands {
         }
     }
 
-    @Command(name = "add", mixinStandardHelpOptions = true,
-            description = "Add MEMBER as a spare (mdadm --add); recovery onto it starts if a slot is missing.")
+    @Command(name = "add", aliases = "add-spare", mixinStandardHelpOptions = true,
+            description = {"Add MEMBER as a spare (mdadm --add); recovery onto it starts if a slot is missing.",
+                    "Never a re-add (that is 're-add'), so it is also mdadm's --add-spare: a former member comes"
+                            + " back as a new one, fully rebuilt."})
     public static final class Add extends MemberCommand {
         @Override
         ControlRequest request(String m) {

@@ -88,6 +88,13 @@ class ClusterCtlOnlineTest {
     }
 
     @Test
+    void addSpare_isAdd() {
+        Result r = ctl("add-spare", "/srv/d.img");
+        assertThat(r.rc()).as(r.err()).isZero();
+        assertThat(r.err()).isEqualTo("clusterctl: added /srv/d.img\n");
+    }
+
+    @Test
     void grow_raidDevices_addsTheMemberFirst_thenSaysSo() {
         Result g = ctl("grow", "--raid-devices=3", "--add", "/srv/c.img");
         assertThat(g.rc()).as(g.err()).isZero();
