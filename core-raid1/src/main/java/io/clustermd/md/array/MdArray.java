@@ -70,6 +70,7 @@ public final class MdArray implements AutoCloseable {
     private final AtomicLong foregroundBytes = new AtomicLong();
     private final SyncEngine sync;
     private final MemberChanges memberChanges;
+    private final RemoteMemberChanges remoteChanges;
     private final SizeChange sizeChange;
     private final ScheduledFuture<?> bitmapDaemon;
     private CompletableFuture<Void> superblockChain = CompletableFuture.completedFuture(null); // guarded by this
@@ -135,6 +136,7 @@ public final class MdArray implements AutoCloseable {
         this.sync = new SyncEngine(this, settings.speedLimitMinKiB(), settings.speedLimitMaxKiB(),
                 settings.syncCheckpoints());
         this.memberChanges = new MemberChanges(this, random);
+        this.remoteChanges = new RemoteMemberChanges(this);
         this.sizeChange = new SizeChange(this);
         if (bitmap instanceof SlotBitmapOps slotBitmap) {
             slotBitmap.attach(this::writeBitmapPage, this::degraded);
@@ -242,9 +244,14 @@ public final class MdArray implements AutoCloseable {
         return sync;
     }
 
-    /** Member changes: {@code clusterctl add/remove/re-add} here, and those another node of a cluster made. */
+    /** Member changes made here: {@code clusterctl add/remove/re-add/grow}. */
     public MemberChanges memberChanges() {
         return memberChanges;
+    }
+
+    /** Member changes another node of a cluster made, as this node receives them. */
+    public RemoteMemberChanges remoteChanges() {
+        return remoteChanges;
     }
 
     /** Stopped: the members are closed. */

@@ -113,16 +113,22 @@ public final class SizeChange {
      */
     private CompletableFuture<Void> grow(long old, long wanted) {
         BitmapOps bitmap = array.bitmap();
-        return bitmap.resize(wanted).thenRun(() -> {                                                    // 1.
+        try {
+            // On the caller's thread (a control request's): waiting for the bitmap's page writes in an
+            // I/O completion could wait for the very thread that must complete them.
+            bitmap.resize(wanted).join();                                                                // 1.
             long cb = bitmap.chunkBytes();
             bitmap.setNeeded(old / cb, (wanted + cb - 1) / cb);
-        }).thenCompose(v -> array.updateSuperblocks(null, () -> {                                       // 2.
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return array.updateSuperblocks(null, () -> {                                                     // 2.
             array.componentBytesLocked(wanted);
             if (bitmap.pages() == 0) {
                 // without a bitmap, md's recovery_cp: a crash before the resync ends redoes it from here
                 array.reference.resyncOffset(Math.min(array.reference.resyncOffset(), old / 512));
             }
-        })).thenCompose(v -> array.cluster().changeCapacity())                                           // 3.
+        }).thenCompose(v -> array.cluster().changeCapacity())                                            // 3.
                 .thenRun(() -> {
                     array.capacity(array.personality().arrayBytes(wanted));
                     LOG.log(System.Logger.Level.INFO, "{0}: size {1}K -> {2}K per member; resyncing the new part",
@@ -133,31 +139,37 @@ public final class SizeChange {
 
     /*
      * Shrinking from old to wanted bytes:
-     *   1. what is cut off reads as zeroes (else refused, unless forced);
-     *   2. requests past the new end are refused here; writes running there finish;
-     *   3. the superblocks say the new size; METADATA_UPDATED: every node does 2 and cuts its bitmap;
+     *   1. requests past the new end are refused here; writes running there finish;
+     *   2. what is cut off reads as zeroes (else the old end comes back and the shrink is refused,
+     *      unless forced): checked after 1, so no write can slip in behind the check;
+     *   3. the superblocks say the new size; METADATA_UPDATED: every node does 1 and cuts its bitmap;
      *   4. our bitmap is cut;
      *   5. CHANGE_CAPACITY.
      */
     private CompletableFuture<Void> shrink(long old, long wanted, boolean force) {
         long arrayOld = array.personality().arrayBytes(old);
         long arrayNew = array.personality().arrayBytes(wanted);
-        CompletableFuture<Long> data = force ? CompletableFuture.completedFuture(-1L)
-                : firstNonZero(arrayNew, arrayOld);                                                    // 1.
-        return data.thenCompose(at -> {
-            if (at >= 0) {
-                return CompletableFuture.failedFuture(new IllegalStateException(String.format("the array holds data"
-                        + " at byte %d, past the new end (%d bytes): nothing was changed; give --force to cut it off",
-                        at, arrayNew)));
-            }
-            array.capacity(arrayNew);                                                                    // 2.
-            return drained(arrayNew, arrayOld)
-                    .thenCompose(v -> array.updateSuperblocks(null, () -> array.componentBytesLocked(wanted)))   // 3.
-                    .thenCompose(v -> array.bitmap().resize(wanted))                                     // 4.
-                    .thenCompose(v -> array.cluster().changeCapacity())                                  // 5.
-                    .thenRun(() -> LOG.log(System.Logger.Level.INFO, "{0}: size {1}K -> {2}K per member", array.name(),
-                            old >> 10, wanted >> 10));
-        });
+        array.capacity(arrayNew);                                                                        // 1.
+        return drained(arrayNew, arrayOld)
+                .thenCompose(v -> force ? CompletableFuture.completedFuture(-1L)                        // 2.
+                        : firstNonZero(array.firstInSync().device.allocate(1 << 20), arrayNew, arrayOld))
+                .thenCompose(at -> {
+                    if (at >= 0) {
+                        array.capacity(arrayOld);
+                        return CompletableFuture.failedFuture(new IllegalStateException(String.format("the array"
+                                + " holds data at byte %d, past the new end (%d bytes): nothing was changed; give"
+                                + " --force to cut it off", at, arrayNew)));
+                    }
+                    return array.updateSuperblocks(null, () -> array.componentBytesLocked(wanted))      // 3.
+                            .thenCompose(v -> array.bitmap().resize(wanted))                             // 4.
+                            .thenCompose(v -> array.cluster().changeCapacity())                          // 5.
+                            .thenRun(() -> LOG.log(System.Logger.Level.INFO, "{0}: size {1}K -> {2}K per member",
+                                    array.name(), old >> 10, wanted >> 10));
+                }).whenComplete((v, e) -> {
+                    if (e != null && array.componentBytes() == old) {
+                        array.capacity(arrayOld);   // nothing was changed: the old end is served again
+                    }
+                });
     }
 
     private CompletableFuture<Void> drained(long from, long to) {
@@ -168,20 +180,30 @@ public final class SizeChange {
                 });
     }
 
-    /** The first byte in {@code [from, to)} of the array that is not zero, or -1; read 1 MiB at a time. */
-    private CompletableFuture<Long> firstNonZero(long from, long to) {
+    /**
+     * The first byte in {@code [from, to)} of the array that is not zero, or -1; read a buffer at a time
+     * from the first in-sync member (raid1: array and member offsets are the same), since the array
+     * itself no longer serves that part.
+     */
+    private CompletableFuture<Long> firstNonZero(ByteBuffer buf, long from, long to) {
         if (from >= to) {
             return CompletableFuture.completedFuture(-1L);
         }
-        int len = (int) Math.min(1 << 20, to - from);
-        ByteBuffer buf = ByteBuffer.allocateDirect(len);
-        return array.read(buf, from).thenCompose(v -> {
+        int len = (int) Math.min(buf.capacity(), to - from);
+        ByteBuffer piece = buf.clear().limit(len);
+        ArrayMember source;
+        try {
+            source = array.firstInSync();
+        } catch (IllegalStateException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return source.device.read(piece, source.dataOffsetBytes() + from).thenCompose(v -> {
             for (int i = 0; i < len; i++) {
-                if (buf.get(i) != 0) {
+                if (piece.get(i) != 0) {
                     return CompletableFuture.completedFuture(from + i);
                 }
             }
-            return firstNonZero(from + len, to);
+            return firstNonZero(buf, from + len, to);
         });
     }
 

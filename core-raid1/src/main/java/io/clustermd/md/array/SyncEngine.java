@@ -394,7 +394,7 @@ public final class SyncEngine {
         }
         try {
             if (clustered) {
-                waits.await(array.memberChanges().reload(), () -> "re-reading the members' superblocks");
+                waits.await(array.remoteChanges().reload(), () -> "re-reading the members' superblocks");
             }
             for (ArrayMember m : rebuilding()) {
                 if (stop) {

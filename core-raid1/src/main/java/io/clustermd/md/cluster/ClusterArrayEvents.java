@@ -1,7 +1,7 @@
 package io.clustermd.md.cluster;
 
 import io.clustermd.md.array.BitmapSlots;
-import io.clustermd.md.array.MemberChanges;
+import io.clustermd.md.array.RemoteMemberChanges;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
@@ -17,14 +17,14 @@ public final class ClusterArrayEvents implements ClusterNode.ArrayEvents {
     private final CompletableFuture<BitmapSlots> array = new CompletableFuture<>();
     private final Consumer<String> log;
     private volatile RemoteResyncWindows windows;
-    private volatile MemberChanges members;
+    private volatile RemoteMemberChanges members;
 
     public ClusterArrayEvents(Consumer<String> log) {
         this.log = log;
     }
 
     /** Connects the events to the opened array and the node's view of the other nodes' windows. */
-    public void bind(BitmapSlots slots, MemberChanges memberChanges, RemoteResyncWindows remoteWindows) {
+    public void bind(BitmapSlots slots, RemoteMemberChanges memberChanges, RemoteResyncWindows remoteWindows) {
         this.windows = remoteWindows;
         this.members = memberChanges;
         array.complete(slots);

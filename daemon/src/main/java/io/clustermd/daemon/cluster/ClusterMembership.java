@@ -205,8 +205,8 @@ public final class ClusterMembership implements AutoCloseable {
      * looked for with {@code locator}.
      */
     public void bind(MdArray array, io.clustermd.md.array.DeviceLocator locator) {
-        array.memberChanges().useLocator(locator);
-        events.bind(BitmapSlots.of(array), array.memberChanges(), node.windows());
+        array.remoteChanges().useLocator(locator);
+        events.bind(BitmapSlots.of(array), array.remoteChanges(), node.windows());
     }
 
     /** The array did not start: events waiting for it fail. */

@@ -42,6 +42,19 @@ class ClusterDiskManagementTest {
     @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS)
     Path dir;
 
+    /** One coordinator for the class: every test's array has its own lockspace in it. */
+    @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS)
+    static Path coordinatorDir;
+    private static Coordinator shared;
+
+    @org.junit.jupiter.api.AfterAll
+    static void stopCoordinator() throws Exception {
+        if (shared != null) {
+            shared.close();
+            shared = null;
+        }
+    }
+
     private final List<Path> examined = new ArrayList<>();
     private final List<AutoCloseable> running = new ArrayList<>();
 
@@ -78,9 +91,10 @@ class ClusterDiskManagementTest {
     }
 
     private Coordinator coordinator() throws Exception {
-        Coordinator c = Coordinator.start(dir);
-        running.add(c);
-        return c;
+        if (shared == null) {
+            shared = Coordinator.start(coordinatorDir);
+        }
+        return shared;
     }
 
     private Daemon node(Coordinator c, int n, List<Path> members, String... extra) throws Exception {
@@ -106,7 +120,7 @@ class ClusterDiskManagementTest {
     }
 
     private static void awaitStates(List<Daemon> nodes, String expected) {
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
             for (Daemon d : nodes) {
                 assertThat(states(d).toString()).as(d.name + " in " + d.runDir).isEqualTo(expected);
             }
@@ -114,7 +128,7 @@ class ClusterDiskManagementTest {
     }
 
     private static String mdstat(Daemon d) {
-        return ok(d.ctl("status")).stdout();
+        return ok(d.ctlHere("status")).stdout();
     }
 
     /** Writes {@code bytes} of seeded random data at 0 through {@code d}; returns them. */
@@ -199,43 +213,6 @@ class ClusterDiskManagementTest {
     }
 
     /**
-     * 02r1_Manage_re-add: the second member is failed and removed on node 1; both nodes write while
-     * it is out; re-added on node 1, it is rebuilt from the bitmaps only (every node's slot: what
-     * node 2 wrote is in node 2's), not fully, and both nodes end [UU] with the legs identical.
-     */
-    @Test
-    void manageReAdd_onlyChunksDirtyInAnySlotAreCopied() throws Exception {
-        List<Path> p = create(128 * MIB, 0, "--assume-clean");
-        Coordinator c = coordinator();
-        List<Daemon> nodes = List.of(node(c, 1, p), node(c, 2, p));
-        ok(nodes.get(0).ctl("fail", p.get(1).toString()));
-        ok(nodes.get(0).ctl("remove", p.get(1).toString()));
-        awaitStates(nodes, "{m-0.img=in_sync}");
-        // 3 MiB from node 2 (chunks 0-2 in its slot only), then node 1 writes 1 MiB more at 0
-        writeThrough(nodes.get(1), 3 << 20, 11);
-        byte[] data = writeThrough(nodes.get(0), 1 << 20, 12);
-
-        ok(nodes.get(0).ctl("re-add", p.get(1).toString()));
-        awaitStates(nodes, "{m-0.img=in_sync, m-1.img=in_sync}");
-        for (Daemon d : nodes) {
-            d.awaitIdle();
-        }
-        Pattern recovered = Pattern.compile("m-1.img: bitmap-based recovery of (\\d+) MiB");
-        long mib = -1;
-        for (Daemon d : nodes) {
-            Matcher m = recovered.matcher(d.logText());
-            if (m.find()) {
-                mib = Long.parseLong(m.group(1));
-            }
-            assertThat(d.logText()).doesNotContain("m-1.img: full recovery");
-        }
-        assertThat(mib).as("the chunks written while it was out (3 of 128), not a full sync").isEqualTo(3);
-        assertThat(Daemon.dataArea(p.get(0), 128 * MIB)).isEqualTo(Daemon.dataArea(p.get(1), 128 * MIB));
-        assertThat(readThrough(nodes.get(1), data.length)).isEqualTo(data);
-        assertThat(nodes.get(1).check()).isZero();
-    }
-
-    /**
      * 03r1_switch-recovery: an array with a spare; node 1 fails the first member, the spare takes
      * its place and one node rebuilds it while the other shows recover=REMOTE; the recovering node
      * dies (kill -9) mid-recovery, and the other continues from the last checkpoint (not from the
@@ -282,10 +259,13 @@ class ClusterDiskManagementTest {
     /**
      * A member returns write errors on node 1 only, while both nodes write: node 1 fails it, and
      * node 2 stops using it before node 1's failing write is acknowledged. No request fails, no
-     * acknowledged write is lost (the history holds), and both nodes show [U_].
+     * acknowledged write is lost (the history holds), and both nodes show [U_]. Then 02r1_Manage_re-add:
+     * the member is removed, both nodes write while it is out, and re-added on node 1 it is rebuilt
+     * from the bitmaps only (every node's slot: what node 2 wrote is in node 2's), not fully; both
+     * nodes end [UU] with the legs identical.
      */
     @Test
-    void memberFailsOnOneNode_faultyEverywhere_noAcknowledgedWriteLost() throws Exception {
+    void memberFailsOnOneNode_faultyEverywhere_noAcknowledgedWriteLost_thenReAdd() throws Exception {
         List<Path> p = create(64 * MIB, 0, "--assume-clean");
         Coordinator c = coordinator();
         List<Daemon> nodes = List.of(node(c, 1, p), node(c, 2, p));
@@ -315,21 +295,48 @@ class ClusterDiskManagementTest {
             assertThat(mdstat(d)).contains("[2/1] [U_]");
         }
         nodes.get(0).fault(p.get(1), "healthy");
+
+        ok(nodes.get(0).ctl("remove", p.get(1).toString()));
+        awaitStates(nodes, "{m-0.img=in_sync}");
+        // 3 MiB from node 2 at 48 MiB (chunks 48-50, past the history's 16 MiB, in node 2's slot only)
+        pwrite(nodes.get(1), 48 * MIB, 3 << 20, 0x33);
+        ok(nodes.get(0).ctl("re-add", p.get(1).toString()));
+        awaitStates(nodes, "{m-0.img=in_sync, m-1.img=in_sync}");
+        for (Daemon d : nodes) {
+            d.awaitIdle();
+        }
+        Pattern recovered = Pattern.compile("m-1.img: bitmap-based recovery of (\\d+) MiB");
+        long mib = -1;
+        for (Daemon d : nodes) {
+            Matcher m = recovered.matcher(d.logText());
+            if (m.find()) {
+                mib = Long.parseLong(m.group(1));
+            }
+            assertThat(d.logText()).doesNotContain("m-1.img: full recovery");
+        }
+        assertThat(mib).as("the chunks written while it was out (the history's 16 and node 2's 3), not all 64")
+                .isBetween(3L, 19L);
+        assertThat(Daemon.dataArea(p.get(0), 64 * MIB)).isEqualTo(Daemon.dataArea(p.get(1), 64 * MIB));
+        assertThat(pread(nodes.get(0), 49 * MIB, 4096)).containsOnly((byte) 0x33);
+        assertThat(nodes.get(1).check()).isZero();
     }
 
     /**
      * Node 3 is not given the directory the new device is in: the add on node 1 is refused, names
-     * node 3, and changes nothing (no node lists the device; the device carries no md superblock,
-     * as before). With that directory given to node 3 as well, the same add succeeds.
+     * node 3, and changes nothing (no node lists the device; the device carries no md superblock, as
+     * before). Then node 3 is killed with kill -9 and the add races its death: until its death is
+     * noticed it cannot confirm, so the add is either refused again (nothing changed) and then done
+     * when tried again, or goes through once node 3's locks are gone; never half done. The two
+     * survivors rebuild the member and check = 0.
      */
     @Test
-    void add_deviceOneNodeCannotSee_refusedNamingIt_nothingChanged() throws Exception {
+    void add_deviceOneNodeCannotSee_refusedNamingIt_thenRacingItsDeath() throws Exception {
         List<Path> p = create(64 * MIB, 0, "--assume-clean");
         Path elsewhere = Files.createDirectories(dir.resolve("elsewhere"));
         Path fresh = MemberFiles.sparse(elsewhere, "new-", 1, 64 * MIB).get(0);
         Coordinator c = coordinator();
-        List<Daemon> nodes = new ArrayList<>(List.of(node(c, 1, p), node(c, 2, p, "--device-path", elsewhere.toString()),
-                node(c, 3, p)));
+        List<Daemon> nodes = List.of(node(c, 1, p), node(c, 2, p, "--device-path", elsewhere.toString()),
+                node(c, 3, p));
         ok(nodes.get(0).ctl("fail", p.get(1).toString()));
         ok(nodes.get(0).ctl("remove", p.get(1).toString()));
         awaitStates(nodes, "{m-0.img=in_sync}");
@@ -344,50 +351,24 @@ class ClusterDiskManagementTest {
         Processes.Result examine = Processes.run(List.of("mdadm", "--examine", fresh.toString()));
         assertThat(examine.exitCode()).as("the refused device is as it was").isNotZero();
 
-        nodes.get(2).terminate();
-        nodes.set(2, node(c, 3, p, "--device-path", elsewhere.toString()));
-        ok(nodes.get(0).ctl("add", fresh.toString()));
-        examined.add(fresh);
-        awaitStates(nodes, "{m-0.img=in_sync, new-0.img=in_sync}");
-        for (Daemon d : nodes) {
-            d.awaitIdle();
-        }
-        assertThat(nodes.get(2).check()).isZero();
-        assertThat(MemberMetadataReader.read(fresh).superblock().devNumber()).isEqualTo(2);
-    }
-
-    /**
-     * An add races a node's death: node 3 is killed with kill -9 just before node 1 adds a member.
-     * Until node 3's death is noticed it cannot confirm, so the add is either refused (naming a node
-     * that did not answer, nothing changed) and then succeeds when tried again, or goes through once
-     * node 3's locks are gone. Either way the two survivors agree, rebuild the member, and check = 0.
-     */
-    @Test
-    void add_racingANodesDeath_refusedOrDone_neverHalfDone() throws Exception {
-        List<Path> p = create(64 * MIB, 1, "--assume-clean");
-        Coordinator c = coordinator();
-        List<Daemon> nodes = List.of(node(c, 1, p.subList(0, 2)), node(c, 2, p.subList(0, 2)),
-                node(c, 3, p.subList(0, 2)));
-        ok(nodes.get(0).ctl("fail", p.get(1).toString()));
-        ok(nodes.get(0).ctl("remove", p.get(1).toString()));
-        awaitStates(nodes, "{m-0.img=in_sync}");
         nodes.get(2).kill9();
-        Processes.Result first = nodes.get(0).ctl("add", p.get(2).toString());
-        if (first.exitCode() != 0) {
-            assertThat(first.stderr()).contains("cannot add", "nothing was changed");
-            for (Daemon d : nodes.subList(0, 2)) {
+        List<Daemon> survivors = nodes.subList(0, 2);
+        Processes.Result racing = nodes.get(0).ctl("add", fresh.toString());
+        if (racing.exitCode() != 0) {
+            assertThat(racing.stderr()).contains("cannot add", "nothing was changed");
+            for (Daemon d : survivors) {
                 assertThat(states(d).toString()).isEqualTo("{m-0.img=in_sync}");
             }
             await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofSeconds(1))
-                    .until(() -> nodes.get(0).ctl("add", p.get(2).toString()).exitCode() == 0);
+                    .until(() -> nodes.get(0).ctl("add", fresh.toString()).exitCode() == 0);
         }
-        examined.add(p.get(2));
-        List<Daemon> survivors = nodes.subList(0, 2);
-        awaitStates(survivors, "{m-0.img=in_sync, m-2.img=in_sync}");
+        examined.add(fresh);
+        awaitStates(survivors, "{m-0.img=in_sync, new-0.img=in_sync}");
         for (Daemon d : survivors) {
             d.awaitIdle();
         }
         assertThat(survivors.get(1).check()).isZero();
+        assertThat(MemberMetadataReader.read(fresh).superblock().devNumber()).isEqualTo(2);
     }
 
     private static String[] ctlOffline(String... args) {

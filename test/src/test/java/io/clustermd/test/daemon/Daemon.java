@@ -53,7 +53,7 @@ final class Daemon implements AutoCloseable {
             if (!p.isAlive()) {
                 throw new AssertionError("daemon exited with " + p.exitValue() + ":\n" + d.logText());
             }
-            return Files.exists(runDir.resolve(name + ".nbd")) && d.ctl("status").exitCode() == 0;
+            return Files.exists(runDir.resolve(name + ".nbd")) && d.ctlHere("status").exitCode() == 0;
         });
         return d;
     }
@@ -69,8 +69,23 @@ final class Daemon implements AutoCloseable {
         return Processes.run(cmd);
     }
 
+    /**
+     * {@code clusterctl ARGS} run in this JVM (the same command line code, without a JVM start per
+     * call): for the status polls of waits, which would otherwise keep a core busy starting JVMs.
+     * {@link #ctl} runs the real launcher, for the commands a test is about.
+     */
+    Processes.Result ctlHere(String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addAll(List.of("--run-dir", runDir.toString(), "--name", name));
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        int rc = io.clustermd.cmd.ClusterCtl.run(all.toArray(String[]::new), new java.io.PrintWriter(out),
+                new java.io.PrintWriter(err));
+        return new Processes.Result(rc, out.toString(), err.toString());
+    }
+
     JsonNode status() throws IOException {
-        Processes.Result r = ctl("status", "--json");
+        Processes.Result r = ctlHere("status", "--json");
         if (r.exitCode() != 0) {
             throw new AssertionError("clusterctl status failed: " + r.stderr());
         }
