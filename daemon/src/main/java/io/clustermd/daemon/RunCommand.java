@@ -336,6 +336,16 @@ public final class RunCommand implements Callable<Integer> {
                 }
                 plan = ArrayAssembler.plan(metadata);
                 ref = plan.reference();
+                // Members other nodes added since this command line was written: found as an add finds
+                // them. Running without one would fail it for every node at our first superblock write.
+                List<Path> found = missingMembers(ref, metadata, paths);
+                if (!found.isEmpty()) {
+                    for (Path p : found) {
+                        metadata.add(MemberMetadataReader.read(p));
+                    }
+                    plan = ArrayAssembler.plan(metadata);
+                    ref = plan.reference();
+                }
             } catch (MdFormatException | IOException e) {
                 membership.operations().leave();
                 membership.close();
@@ -511,6 +521,38 @@ public final class RunCommand implements Callable<Integer> {
             ring.close();
         }
         loops.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly();
+    }
+
+    /**
+     * The members holding a role in the array's newest superblock that were not given: looked for in
+     * the device search directories ({@code --device-path}, the given members' directories,
+     * /dev/disk/by-id).
+     *
+     * @throws MdFormatException naming a member that is not found
+     */
+    private List<Path> missingMembers(MdSuperblock ref, List<MemberMetadata> given, List<Path> paths)
+            throws MdFormatException {
+        java.util.Set<Integer> numbers = new java.util.HashSet<>();
+        given.forEach(m -> numbers.add(m.superblock().devNumber()));
+        io.clustermd.daemon.array.DeviceSearch search = new io.clustermd.daemon.array.DeviceSearch(devicePaths,
+                () -> paths.stream().map(Path::toString).toList(), null);
+        List<Path> found = new ArrayList<>();
+        for (int n = 0; n < ref.maxDev(); n++) {
+            int role = ref.devRole(n);
+            if (role >= MdSuperblock.ROLE_MAX || numbers.contains(n)) {
+                continue;
+            }
+            Path p = search.find(ref.setUuid(), n, null);
+            if (p == null) {
+                throw new MdFormatException("member " + n + " (role " + role + ") of array "
+                        + MdSuperblock.mdadmUuid(ref.setUuid()) + " is neither among the members given nor in "
+                        + search.directories() + ": give it, or the directory it is in with --device-path"
+                        + " (without it this node would fail it for every node)");
+            }
+            log.info("member {} (role {}) was not given; found at {}", n, role, p);
+            found.add(p);
+        }
+        return found;
     }
 
     private MemberDevice open(Path path, ExecutorService io, DirectIoQueue queue, FaultSwitchboard faults,

@@ -76,7 +76,7 @@ public final class DeviceSearch implements DeviceLocator {
     }
 
     /** The path of the device, or null. */
-    Path find(byte[] setUuid, int devNumber, byte[] deviceUuid) {
+    public Path find(byte[] setUuid, int devNumber, byte[] deviceUuid) {
         Set<Path> seen = new LinkedHashSet<>();
         for (Path dir : directories()) {
             try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {

@@ -207,6 +207,11 @@ class ClusterDiskManagementTest {
         assertThat(shrink.stderr()).contains("holds slot 2", "fail and remove it first");
         assertThat(readThrough(nodes.get(1), data.length)).isEqualTo(data);
         assertThat(nodes.get(0).check()).isZero();
+        // node 1 restarted with its old command line (m-0, m-1): the members added since are found
+        assertThat(nodes.get(0).terminate()).isZero();
+        Daemon again = node(c, 1, p.subList(0, 2));
+        assertThat(mdstat(again)).contains("[4/4] [UUUU]");
+        assertThat(again.logText()).contains("was not given; found at " + p.get(4));
         for (Path m : p.subList(2, 5)) {
             assertThat(Daemon.dataArea(m, 64 * MIB)).as(m.toString()).isEqualTo(Daemon.dataArea(p.get(1), 64 * MIB));
         }
@@ -327,7 +332,8 @@ class ClusterDiskManagementTest {
      * before). Then node 3 is killed with kill -9 and the add races its death: until its death is
      * noticed it cannot confirm, so the add is either refused again (nothing changed) and then done
      * when tried again, or goes through once node 3's locks are gone; never half done. The two
-     * survivors rebuild the member and check = 0.
+     * survivors rebuild the member and check = 0. Node 3, started again with its old member list and
+     * still without that directory, refuses to start rather than fail the new member.
      */
     @Test
     void add_deviceOneNodeCannotSee_refusedNamingIt_thenRacingItsDeath() throws Exception {
@@ -369,6 +375,13 @@ class ClusterDiskManagementTest {
         }
         assertThat(survivors.get(1).check()).isZero();
         assertThat(MemberMetadataReader.read(fresh).superblock().devNumber()).isEqualTo(2);
+        // node 3 back with its old members and still without the directory: it does not start
+        // (it would fail the new member for everyone), and says what to give it
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> node(c, 3, p))
+                .hasMessageContaining("member 2 (role 1) of array")
+                .hasMessageContaining("is neither among the members given nor in")
+                .hasMessageContaining("--device-path");
+        assertThat(states(survivors.get(0)).toString()).isEqualTo("{m-0.img=in_sync, new-0.img=in_sync}");
     }
 
     private static String[] ctlOffline(String... args) {
