@@ -347,7 +347,7 @@ public final class MdArray implements AutoCloseable {
             return outOfRange("write", offset, length);
         }
         foregroundBytes.addAndGet(length);
-        return tracked(() -> writes.write(src, offset, fua));
+        return tracked(() -> writes.write(src, offset, fua).thenCompose(v -> afterFailureRecorded()));
     }
 
     /** WRITE_ZEROES: the range reads as zeroes afterwards, on every member. */
@@ -355,7 +355,7 @@ public final class MdArray implements AutoCloseable {
         if (!inRange(offset, length)) {
             return outOfRange("write-zeroes", offset, length);
         }
-        return tracked(() -> writes.writeZeroes(offset, length));
+        return tracked(() -> writes.writeZeroes(offset, length).thenCompose(v -> afterFailureRecorded()));
     }
 
     /**
@@ -367,7 +367,7 @@ public final class MdArray implements AutoCloseable {
         if (!inRange(offset, length)) {
             return outOfRange("trim", offset, length);
         }
-        return tracked(() -> writes.writeZeroes(offset, length));
+        return tracked(() -> writes.writeZeroes(offset, length).thenCompose(v -> afterFailureRecorded()));
     }
 
     /** FLUSH: fdatasync on every member that takes writes. */
@@ -561,6 +561,7 @@ public final class MdArray implements AutoCloseable {
      */
     CompletableFuture<Void> failMembers(List<ArrayMember> failed, String reason) {
         boolean changed = false;
+        CompletableFuture<Void> recorded = new CompletableFuture<>();
         synchronized (this) {
             for (ArrayMember m : failed) {
                 if (m.state == MemberState.FAULTY) {
@@ -581,12 +582,33 @@ public final class MdArray implements AutoCloseable {
             }
             if (changed) {
                 memberChanges.activateSparesLocked();   // md's remove_and_add_spares, in the same update
+                failureRecorded = recorded;             // before any write can skip the member
             }
             refreshDegraded();
         }
-        sync.memberFailed();
-        return changed ? updateSuperblocks() : CompletableFuture.completedFuture(null);
+        if (!changed) {
+            return CompletableFuture.completedFuture(null);
+        }
+        CompletableFuture<Void> update = updateSuperblocks();
+        update.whenComplete((v, e) -> recorded.complete(null));
+        sync.memberFailed();   // after the update is queued: a recovery waits for it (superblocksWritten)
+        return update;
     }
+
+    /**
+     * md's MD_SB_CHANGE_PENDING: a write that completes while the superblock update recording a
+     * member's failure is still under way is acknowledged only once it is done. Writes issued after
+     * the failure skip the member; on a cluster another node may read that member until it has
+     * processed the update, so an earlier acknowledgement could be followed there by a read of the
+     * old data.
+     */
+    private CompletableFuture<Void> afterFailureRecorded() {
+        CompletableFuture<Void> f = failureRecorded;
+        return f.isDone() ? CompletableFuture.completedFuture(null) : f;
+    }
+
+    /** Completes when the superblock update recording the latest member failure is written (or failed). */
+    private volatile CompletableFuture<Void> failureRecorded = CompletableFuture.completedFuture(null);
 
     int inSyncCount() {
         int n = 0;

@@ -125,6 +125,11 @@ public final class ClusterNode {
     private LockHandle refusal;
     private final int slotCount;
     private String nodeName = "";
+    private final Object publishing = new Object();
+    private ResyncInfoCodec.Window published = ResyncInfoCodec.Window.NONE;   // guarded by publishing
+    private boolean holdingTakenOver;                                          // guarded by publishing
+    private CompletableFuture<Void> publishTail = CompletableFuture.completedFuture(null);   // guarded by publishing
+    private final java.util.List<CompletableFuture<Void>> joinReads = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** Read-balancing suspensions held for a node that announced SLOT_RECOVERING, by its slot. */
     private final Map<Integer, Integer> suspendedFor = new HashMap<>();
 
@@ -136,7 +141,10 @@ public final class ClusterNode {
         this.slotCount = nodes;
         this.windows = new RemoteResyncWindows();
         this.channel = new MessageChannel(lockspace, -1, timeouts.step(), timeouts.ack(), log);
-        this.peers = new PeerWatch(lockspace, nodes, channel, windows, events, events::resyncNeeded, timeouts.step(), log);
+        this.peers = new PeerWatch(lockspace, nodes, channel, windows, events, chunks -> {
+            holdsTakenOver();
+            events.resyncNeeded(chunks);
+        }, timeouts.step(), log);
     }
 
     /**
@@ -194,6 +202,12 @@ public final class ClusterNode {
                 .thenCompose(free -> node.holdSharedLocks().thenApply(v -> free))             // 6.
                 .thenApply(free -> {
                     node.freeAtJoin = Set.copyOf(free);
+                    for (int holder : node.peers.holdersAtJoin()) {
+                        // it missed nothing of ours, but we missed its SLOT_RECOVERED
+                        log.accept("cluster: node in slot " + holder + " holds a dead node's chunks it has not"
+                                + " resynced yet; they read from the first member until its resync ends");
+                        node.joinReads.add(events.remoteSlotRecovered(holder, holder));
+                    }
                     log.accept("cluster: joined as slot " + node.slot.slot() + " of " + nodes);
                     return node;
                 });
@@ -451,9 +465,41 @@ public final class ClusterNode {
         return resync;
     }
 
-    /** Publishes our resync window in our slot lock's LVB (read by nodes that join later). */
+    /**
+     * Publishes our resync window in our slot lock's LVB (read by nodes that join later), with
+     * whether we hold taken-over chunks not resynced yet; a window's end (0,0) ends that too, as it
+     * does for the nodes that heard SLOT_RECOVERED. One conversion of the lock at a time.
+     */
     public CompletableFuture<Void> publishWindow(ResyncInfoCodec.Window window) {
-        return slot.publishWindow(window).thenApply(r -> null);
+        synchronized (publishing) {
+            published = window;
+            if (!window.active()) {
+                holdingTakenOver = false;
+            }
+            return publishLocked();
+        }
+    }
+
+    /** We took a dead node's dirty chunks over: a node that joins from now on must hear of it. */
+    private void holdsTakenOver() {
+        synchronized (publishing) {
+            holdingTakenOver = true;
+            publishLocked();
+        }
+    }
+
+    private CompletableFuture<Void> publishLocked() {
+        ResyncInfoCodec.Window w = published;
+        boolean holding = holdingTakenOver;
+        CompletableFuture<Void> next = publishTail.handle((v, e) -> null)
+                .thenCompose(v -> slot.publishWindow(w, holding)).thenApply(r -> null);
+        publishTail = next;
+        return next;
+    }
+
+    /** Completes once what this node learnt at its join about other nodes' taken-over chunks is in place. */
+    public CompletableFuture<Void> joinReadsSettled() {
+        return CompletableFuture.allOf(joinReads.toArray(CompletableFuture[]::new));
     }
 
     /**

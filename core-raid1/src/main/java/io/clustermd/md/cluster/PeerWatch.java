@@ -83,6 +83,16 @@ public final class PeerWatch {
      * window (NL→CR, a conversion, so it is granted next to the queued watchers). Free → released
      * at once and returned, for {@link #takeOverIfDirty} once the token is given back.
      */
+    /** Slots whose owner said at our join that it holds taken-over chunks not yet resynced. */
+    private final Set<Integer> holdersAtJoin = new TreeSet<>();
+
+    /** The live nodes that, at our join, held a dead node's chunks they had not resynced yet. */
+    Set<Integer> holdersAtJoin() {
+        synchronized (holdersAtJoin) {
+            return Set.copyOf(holdersAtJoin);
+        }
+    }
+
     CompletableFuture<Set<Integer>> probeAll() {
         Set<Integer> free = new TreeSet<>();
         CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
@@ -121,6 +131,11 @@ public final class PeerWatch {
                 .thenCompose(r -> {
                     if (r.granted() && !r.valNotValid()) {
                         ResyncInfoCodec.Window w = ResyncInfoCodec.decode(r.lvb());
+                        if (ResyncInfoCodec.holdsTakenOver(r.lvb())) {
+                            synchronized (holdersAtJoin) {
+                                holdersAtJoin.add(slot);
+                            }
+                        }
                         if (w.active()) {
                             log.accept("cluster: node in slot " + slot + " is resyncing sectors [" + w.lo() + ", "
                                     + w.hi() + "); writes there wait");

@@ -21,6 +21,12 @@ public final class ResyncInfoCodec {
      * is marked invalid by the lock manager instead, so a watcher can tell a leave from a death.
      */
     static final int LEFT_CLEANLY = 16;
+    /**
+     * Not in md: 1 while the owner holds dirty chunks it took over from a dead node and has not
+     * resynced yet. A node that joins then missed SLOT_RECOVERED: it reads the owner's dirty chunks
+     * from the first member until the owner's resync ends, as the other nodes do.
+     */
+    static final int HOLDS_TAKEN_OVER = 17;
 
     private ResyncInfoCodec() {
     }
@@ -46,6 +52,18 @@ public final class ResyncInfoCodec {
     public static byte[] encode(Window window) {
         return ByteBuffer.allocate(Lvb.LENGTH).order(ByteOrder.LITTLE_ENDIAN)
                 .putLong(LO, window.lo()).putLong(HI, window.hi()).array();
+    }
+
+    /** The LVB holding {@code window}, saying whether the owner holds taken-over chunks not yet resynced. */
+    public static byte[] encode(Window window, boolean holdsTakenOver) {
+        byte[] lvb = encode(window);
+        lvb[HOLDS_TAKEN_OVER] = (byte) (holdsTakenOver ? 1 : 0);
+        return lvb;
+    }
+
+    /** True if the LVB says its owner holds taken-over chunks it has not resynced yet. */
+    public static boolean holdsTakenOver(byte[] lvb) {
+        return lvb != null && lvb.length == Lvb.LENGTH && lvb[HOLDS_TAKEN_OVER] == 1;
     }
 
     /** The LVB a node writes when it releases its slot after a clean stop. */

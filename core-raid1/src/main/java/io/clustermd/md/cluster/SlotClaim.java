@@ -78,8 +78,8 @@ public final class SlotClaim {
      * Publishes this node's resync window in the slot lock's LVB (md's {@code add_resync_info} and
      * the PW→PW re-request that writes it), so a node that joins later suspends it.
      */
-    public CompletableFuture<LockResult> publishWindow(ResyncInfoCodec.Window window) {
-        lock.setLvb(ResyncInfoCodec.encode(window));
+    public CompletableFuture<LockResult> publishWindow(ResyncInfoCodec.Window window, boolean holdsTakenOver) {
+        lock.setLvb(ResyncInfoCodec.encode(window, holdsTakenOver));
         return lock.convert(LockMode.PW, LockFlag.VALBLK);
     }
 

@@ -207,6 +207,17 @@ public final class ClusterMembership implements AutoCloseable {
     public void bind(MdArray array, io.clustermd.md.array.DeviceLocator locator) {
         array.remoteChanges().useLocator(locator);
         events.bind(BitmapSlots.of(array), array.remoteChanges(), node.windows());
+        try {
+            // before this node serves: chunks another node took over and has not resynced read from one member
+            node.joinReadsSettled().get(10, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            log.warn("cluster: reading the chunks other nodes took over: {}; reads stay on the first member only"
+                    + " while their resync runs", e instanceof ExecutionException ? MessageChannel.unwrap(e.getCause())
+                    .getMessage() : "timed out");
+            node.windows().suspendReadBalancing();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** The array did not start: events waiting for it fail. */
