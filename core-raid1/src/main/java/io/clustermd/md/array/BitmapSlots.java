@@ -5,8 +5,6 @@ import io.clustermd.bitmap.BitmapGeometry;
 import io.clustermd.bitmap.BitmapSuperblock;
 import io.clustermd.bitmap.BitmapSuperblockCodec;
 import io.clustermd.bitmap.MergeResult;
-import io.clustermd.md.MdSuperblock;
-import io.clustermd.md.MdSuperblockCodec;
 
 import java.nio.ByteBuffer;
 import java.util.BitSet;
@@ -172,11 +170,11 @@ public final class BitmapSlots {
         } catch (IllegalStateException e) {
             return CompletableFuture.completedFuture(array.referenceCopy().events());
         }
-        ByteBuffer buf = source.device.allocate(Math.max(4096, source.device.alignment()));
-        return source.device.read(buf, MdSuperblock.SUPER_OFFSET_1_2 * 512).thenApply(v -> {
-            byte[] raw = new byte[4096];
-            buf.duplicate().position(0).get(raw);
-            MdSuperblock sb = MdSuperblockCodec.decode(raw);
+        return RemoteMemberChanges.readSuperblock(source.device).thenApply(sb -> {
+            if (sb == null) {
+                throw new CompletionException(new IllegalStateException("cannot read the superblock of "
+                        + source.name()));
+            }
             array.adoptEvents(sb.events());
             return sb.events();
         });

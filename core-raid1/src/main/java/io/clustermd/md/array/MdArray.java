@@ -855,17 +855,17 @@ public final class MdArray implements AutoCloseable {
         }
         List<ByteBuffer> buffers = new ArrayList<>();
         for (int i = 0; i < targets.size(); i++) {
-            buffers.add(padToBlock(targets.get(i), images.get(i)));
+            buffers.add(padToBlock(targets.get(i).device, images.get(i)));
         }
         return onMembers(targets, m -> m.device.write(buffers.get(targets.indexOf(m)),
                 MdSuperblock.SUPER_OFFSET_1_2 * 512, true), "superblock update", true);
     }
 
     /** The superblock image padded to the device's alignment with what follows it on disk preserved as zero. */
-    private static ByteBuffer padToBlock(ArrayMember m, byte[] image) {
-        int align = Math.max(512, m.device.alignment());
+    static ByteBuffer padToBlock(MemberDevice device, byte[] image) {
+        int align = Math.max(512, device.alignment());
         int len = (image.length + align - 1) / align * align;
-        ByteBuffer buf = m.device.allocate(len);
+        ByteBuffer buf = device.allocate(len);
         buf.put(image);
         buf.position(0).limit(len);
         return buf;

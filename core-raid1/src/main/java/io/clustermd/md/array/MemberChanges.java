@@ -361,17 +361,8 @@ public final class MemberChanges {
         // events 0: never mistaken for the array's current superblock; the member's real one, written
         // by the update that adds it, is what tells the other nodes the add happened.
         sb.devRoles(roles).devNumber(p.devNumber()).deviceUuid(p.uuid()).dataSize(p.dataSectors()).events(0);
-        return p.device().write(padded(p.device(), MdSuperblockCodec.encode(sb)), MdSuperblock.SUPER_OFFSET_1_2 * 512,
+        return p.device().write(MdArray.padToBlock(p.device(), MdSuperblockCodec.encode(sb)), MdSuperblock.SUPER_OFFSET_1_2 * 512,
                 true);
-    }
-
-    private static ByteBuffer padded(MemberDevice device, byte[] image) {
-        int align = Math.max(512, device.alignment());
-        int len = (image.length + align - 1) / align * align;
-        ByteBuffer buf = device.allocate(len);
-        buf.put(image);
-        buf.position(0).limit(len);
-        return buf;
     }
 
     /** The new member needs a valid bitmap area before it takes writes: copied from an in-sync member. */

@@ -124,24 +124,12 @@ public final class ArrayControlAdapter implements ArrayControl {
 
     @Override
     public void growSize(long bytes, boolean force) throws ControlException {
-        try {
-            array.growSize(bytes, force).join();
-        } catch (MdFormatException e) {
-            throw new ControlException(e.getMessage());
-        } catch (CompletionException e) {
-            throw new ControlException((e.getCause() == null ? e : e.getCause()).getMessage());
-        }
+        complete(() -> array.growSize(bytes, force));
     }
 
     @Override
     public void growRaidDevices(int raidDevices) throws ControlException {
-        try {
-            array.growRaidDevices(raidDevices).join();
-        } catch (MdFormatException e) {
-            throw new ControlException(e.getMessage());
-        } catch (CompletionException e) {
-            throw new ControlException((e.getCause() == null ? e : e.getCause()).getMessage());
-        }
+        complete(() -> array.growRaidDevices(raidDevices));
     }
 
     @Override
@@ -219,10 +207,19 @@ public final class ArrayControlAdapter implements ArrayControl {
         java.util.concurrent.CompletableFuture<Void> apply(String member) throws MdFormatException;
     }
 
+    private interface ArrayOp {
+        java.util.concurrent.CompletableFuture<Void> start() throws MdFormatException;
+    }
+
     private void run(MemberOp op, String member) throws ControlException {
         String name = resolve(member);
+        complete(() -> op.apply(name));
+    }
+
+    /** Starts an operation and waits for it; a refusal or a failure becomes the control error. */
+    private static void complete(ArrayOp op) throws ControlException {
         try {
-            op.apply(name).join();
+            op.start().join();
         } catch (MdFormatException e) {
             throw new ControlException(e.getMessage());
         } catch (CompletionException e) {
