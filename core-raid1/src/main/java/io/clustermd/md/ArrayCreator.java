@@ -93,7 +93,8 @@ public final class ArrayCreator {
         }
         long componentSectors = sizeKiB * 2;
         long arraySectors = o.level() == 10
-                ? componentSectors * o.raidDevices() / Raid10Layout.copies(o.layout()) : componentSectors;
+                ? Raid10Layout.arrayBytes(o.layout(), o.raidDevices(), o.chunkKiB() * 1024L, componentSectors * 512) / 512
+                : componentSectors;
         long syncSectors = o.level() == 10 ? sizeKiB * o.raidDevices() / Raid10Layout.copies(o.layout()) * 2
                 : componentSectors;
 
@@ -248,16 +249,18 @@ public final class ArrayCreator {
             throw new MdFormatException("specifying a chunk size is forbidden for raid1");
         }
         if (o.level() == 10) {
-            if (!Raid10Layout.isNear(o.layout())) {
-                throw new MdFormatException("raid10 layout" + Raid10Layout.describe(o.layout())
-                        + " is not supported: only near layouts (n2, n3, ...) are, as with clustered md");
-            }
-            if (Raid10Layout.nearCopies(o.layout()) < 2 && !o.force()) {
-                throw new MdFormatException("raid10 layout n1 has no redundancy; use n2 or more (or --force)");
-            }
             if (Raid10Layout.copies(o.layout()) > o.raidDevices()) {
                 throw new MdFormatException(String.format("that layout requires at least %d devices",
                         Raid10Layout.copies(o.layout())));
+            }
+            String problem = Raid10Layout.check(o.layout(), o.raidDevices());
+            if (problem != null) {
+                throw new MdFormatException(problem + "; use n2, f2 or o2 (or more copies)");
+            }
+            if (o.bitmap() == BitmapKind.CLUSTERED && !Raid10Layout.isNear(o.layout())) {
+                throw new MdFormatException("raid10 layout" + Raid10Layout.describe(o.layout()) + " cannot be"
+                        + " clustered: only near layout is supported by clustered raid10 (md-cluster); use"
+                        + " --layout=n2 or --bitmap=internal");
             }
             int chunk = o.chunkKiB();
             if (chunk < 4 || Integer.bitCount(chunk) != 1) {

@@ -4,7 +4,8 @@ import java.util.Locale;
 
 /**
  * md raid10 layout word: {@code near_copies | far_copies << 8 | offset << 16} (md-raid10, mdadm
- * {@code parse_layout_10}). clustermd serves near layouts only, as clustered md does.
+ * {@code parse_layout_10}). Near, far and offset layouts run on one node; a clustered array takes
+ * near layouts only, as md-cluster does.
  */
 public final class Raid10Layout {
 
@@ -48,6 +49,45 @@ public final class Raid10Layout {
     /** Copies of every block: near × far. */
     public static int copies(int layout) {
         return nearCopies(layout) * farCopies(layout);
+    }
+
+    /**
+     * Why md would not run this layout on {@code raidDisks} devices (raid10.c {@code setup_geo} and
+     * {@code setup_conf}), or null when it would. Layouts mdadm never writes are refused too: far
+     * sets (layout bits 17 and up) and near and far copies together.
+     */
+    public static String check(int layout, int raidDisks) {
+        if ((layout >>> 17) != 0) {
+            return String.format("raid10 layout 0x%x uses far sets (bit 17 and up), which clustermd does not run", layout);
+        }
+        if (nearCopies(layout) > 1 && farCopies(layout) > 1) {
+            return String.format("raid10 layout 0x%x has both near and far copies, which mdadm cannot create and"
+                    + " clustermd does not run; use n2, f2 or o2", layout);
+        }
+        int copies = copies(layout);
+        if (copies < 2 || copies > raidDisks) {
+            return String.format("unsupported raid10 layout 0x%x on %d devices: md needs 2 to %d copies (near x far),"
+                    + " this layout has %d", layout, raidDisks, raidDisks, copies);
+        }
+        return null;
+    }
+
+    /**
+     * md's {@code raid10_size}: the array size for members of {@code componentBytes} each — whole
+     * chunks per device, whole chunks per far region, times the devices, over the near copies.
+     */
+    public static long arrayBytes(int layout, int raidDisks, long chunkBytes, long componentBytes) {
+        return componentBytes / chunkBytes / farCopies(layout) * raidDisks / nearCopies(layout) * chunkBytes;
+    }
+
+    /** mdadm's spelling of the layout: n2, f2, o2. */
+    public static String name(int layout) {
+        int near = nearCopies(layout);
+        int far = farCopies(layout);
+        if (far == 1) {
+            return "n" + near;
+        }
+        return (offsetLayout(layout) ? "o" : "f") + far;
     }
 
     public static boolean isNear(int layout) {

@@ -110,7 +110,7 @@ class ArrayCreatorTest {
         assertRefusedUntouched(manyNodes, "does not fit", "--nodes");
         CreateOptions farLayout = new CreateOptions(10, Raid10Layout.parse("f2"), 512, 2, BitmapKind.CLUSTERED, 4,
                 "c", "a", "h", 0, 0, 0, 5, false, false, members.subList(0, 2));
-        assertRefusedUntouched(farLayout, "only near layouts");
+        assertRefusedUntouched(farLayout, "only near layout is supported by clustered raid10");
         CreateOptions noCluster = new CreateOptions(1, 0, 0, 2, BitmapKind.CLUSTERED, 4, null, "a", "h",
                 0, 0, 0, 5, false, false, members.subList(0, 2));
         assertRefusedUntouched(noCluster, "--home-cluster");

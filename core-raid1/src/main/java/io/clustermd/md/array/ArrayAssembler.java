@@ -3,12 +3,15 @@ package io.clustermd.md.array;
 import io.clustermd.md.MdFormatException;
 import io.clustermd.md.MdSuperblock;
 import io.clustermd.md.MemberMetadata;
+import io.clustermd.md.Raid10Layout;
 
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Decides how members form an array, with md's assembly rules (md.c {@code super_1_validate},
@@ -96,6 +99,20 @@ public final class ArrayAssembler {
                     + " one member that is active and up to date"
                     + (stale.isEmpty() ? "" : "; stale: " + stale.stream().map(p -> p.metadata().device()).toList())
                     + ")");
+        }
+        if (ref.level() == 10) {
+            String problem = Raid10Layout.check(ref.layout(), ref.raidDisks());
+            if (problem != null) {
+                throw new MdFormatException(freshest.device() + ": " + problem);
+            }
+            Set<Integer> inSync = new TreeSet<>();
+            members.stream().filter(p -> p.state() == MemberState.IN_SYNC).forEach(p -> inSync.add(p.slot()));
+            if (!MdArray.personalityOf(ref).enough(inSync::contains)) {
+                // md raid10_run: "not enough operational mirrors"
+                throw new MdFormatException(String.format("not enough operational mirrors: raid10 layout %s on %d"
+                                + " devices has blocks with no copy on the in-sync members given (slots %s); give the"
+                                + " missing members", Raid10Layout.name(ref.layout()), ref.raidDisks(), inSync));
+            }
         }
         return new AssemblyPlan(ref.copy(), List.copyOf(members), List.copyOf(stale));
     }

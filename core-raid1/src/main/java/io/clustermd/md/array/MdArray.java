@@ -169,9 +169,16 @@ public final class MdArray implements AutoCloseable {
             throw new IllegalArgumentException("one device per planned member");
         }
         MdSuperblock ref = plan.reference();
-        if (ref.level() == 10 && !Raid10Layout.isNear(ref.layout())) {
-            throw new MdFormatException("raid10 layout" + Raid10Layout.describe(ref.layout())
-                    + " is not supported (near layouts only)");
+        if (ref.level() == 10) {
+            String problem = Raid10Layout.check(ref.layout(), ref.raidDisks());
+            if (problem != null) {
+                throw new MdFormatException(problem);
+            }
+            if (settings.cluster().clustered() && !Raid10Layout.isNear(ref.layout())) {
+                // md raid10_run: "only near layout is supported by clustered raid10"
+                throw new MdFormatException("raid10 layout" + Raid10Layout.describe(ref.layout()) + " cannot run"
+                        + " clustered: only near layout is supported by clustered raid10 (as in md-cluster)");
+            }
         }
         return new MdArray(plan, devices, bitmap, settings);
     }
@@ -189,7 +196,7 @@ public final class MdArray implements AutoCloseable {
 
     static Personality personalityOf(MdSuperblock sb) {
         return sb.level() == 10
-                ? new Raid10Personality(sb.raidDisks(), Raid10Layout.nearCopies(sb.layout()), sb.chunkSize() * 512L)
+                ? new Raid10Personality(sb.raidDisks(), sb.layout(), sb.chunkSize() * 512L, sb.size() * 512)
                 : new Raid1Personality(sb.raidDisks());
     }
 
@@ -476,7 +483,9 @@ public final class MdArray implements AutoCloseable {
     private ArrayMember chooseReader(Personality.Piece piece, List<ArrayMember> tried) {
         boolean firstOnly = cluster.readFromFirstOnly(piece.arrayOffset(), piece.length())
                 || rangeNeedsSync(piece.arrayOffset(), piece.length());
+        boolean lowest = personality.readsFromLowestAddress();
         ArrayMember best = null;
+        long bestOffset = Long.MAX_VALUE;
         for (Personality.Extent e : piece.copies()) {
             ArrayMember m = slotForIo(e.slot());
             if (m == null || tried.contains(m) || !m.readable(e.memberOffset(), piece.length())) {
@@ -484,6 +493,16 @@ public final class MdArray implements AutoCloseable {
             }
             if (firstOnly) {
                 return m;
+            }
+            if (lowest) {
+                // md raid10 read_balance for far layouts: the copy at the lowest address, which
+                // is in the first region of some device, so reads stripe over all of them.
+                if (best == null || e.memberOffset() < bestOffset
+                        || (e.memberOffset() == bestOffset && m.pending.get() < best.pending.get())) {
+                    best = m;
+                    bestOffset = e.memberOffset();
+                }
+                continue;
             }
             if (m.lastReadEnd == e.memberOffset()) {
                 return m; // sequential affinity
@@ -557,7 +576,8 @@ public final class MdArray implements AutoCloseable {
 
     /**
      * md's {@code md_error}: members become Faulty and the superblocks saying so are written. The
-     * last in-sync member is never failed (md raid1_error keeps it; the request then fails instead).
+     * member holding the last in-sync copy of any block is never failed (md raid1_error and
+     * raid10_error keep it; the request then fails instead).
      */
     CompletableFuture<Void> failMembers(List<ArrayMember> failed, String reason) {
         boolean changed = false;
@@ -567,9 +587,9 @@ public final class MdArray implements AutoCloseable {
                 if (m.state == MemberState.FAULTY) {
                     continue;
                 }
-                if (m.state == MemberState.IN_SYNC && inSyncCount() <= 1) {
-                    LOG.log(System.Logger.Level.ERROR, "{0}: {1}, but it is the last in-sync member: kept",
-                            m.name(), reason);
+                if (m.state == MemberState.IN_SYNC && !canLose(m)) {
+                    LOG.log(System.Logger.Level.ERROR, "{0}: {1}, but it holds the last in-sync copy of some"
+                            + " blocks: kept", m.name(), reason);
                     continue;
                 }
                 LOG.log(System.Logger.Level.ERROR, "{0}: {1}: member marked faulty, array continues degraded",
@@ -610,14 +630,13 @@ public final class MdArray implements AutoCloseable {
     /** Completes when the superblock update recording the latest member failure is written (or failed). */
     private volatile CompletableFuture<Void> failureRecorded = CompletableFuture.completedFuture(null);
 
-    int inSyncCount() {
-        int n = 0;
-        for (ArrayMember m : slots) {
-            if (m != null && m.state == MemberState.IN_SYNC) {
-                n++;
-            }
-        }
-        return n;
+    /**
+     * True when every block keeps an in-sync copy without {@code m} (md's {@code enough(conf,
+     * m->raid_disk)}): raid1, another in-sync member; raid10, one in every group of copies. Lock held.
+     */
+    boolean canLose(ArrayMember m) {
+        return personality.enough(slot -> slot != m.slot && slots[slot] != null
+                && slots[slot].state == MemberState.IN_SYNC);
     }
 
     /** A rebuilt member is now in sync (md spare_active). */

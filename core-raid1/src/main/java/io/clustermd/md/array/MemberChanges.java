@@ -45,8 +45,9 @@ public final class MemberChanges {
             if (m.state == MemberState.FAULTY) {
                 throw new MdFormatException(device + " is already faulty");
             }
-            if (m.state == MemberState.IN_SYNC && array.inSyncCount() <= 1) {
-                throw new MdFormatException(device + " is the last in-sync member: failing it would stop the array");
+            if (m.state == MemberState.IN_SYNC && !array.canLose(m)) {
+                throw new MdFormatException(device + " holds the last in-sync copy of some blocks: failing it would"
+                        + " stop the array");
             }
         }
         return array.failMembers(List.of(m), "failed by the administrator");

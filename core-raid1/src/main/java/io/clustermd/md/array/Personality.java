@@ -23,6 +23,21 @@ public interface Personality {
      */
     List<Piece> map(long offset, long length);
 
+    /**
+     * True where reads should go to the copy at the lowest member address rather than be balanced
+     * over all copies (md raid10's {@code read_balance} for far layouts: the first region is the
+     * fastest part of a disk, and reading it stripes like raid0).
+     */
+    /**
+     * md's {@code enough()}: true when every block has at least one copy on a slot {@code inSync}
+     * accepts, i.e. the array can run with just those members.
+     */
+    boolean enough(java.util.function.IntPredicate inSync);
+
+    default boolean readsFromLowestAddress() {
+        return false;
+    }
+
     /** One contiguous array range and where its copies live. */
     record Piece(long arrayOffset, long length, List<Extent> copies) {
     }

@@ -30,6 +30,17 @@ public final class Raid1Personality implements Personality {
         return componentBytes;
     }
 
+    /** md raid1: one in-sync member is enough. */
+    @Override
+    public boolean enough(java.util.function.IntPredicate inSync) {
+        for (int s = 0; s < raidDisks; s++) {
+            if (inSync.test(s)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     @Override
     public List<Piece> map(long offset, long length) {
         List<Extent> copies = new ArrayList<>(raidDisks);
