@@ -29,7 +29,7 @@ final class CreateCommand implements Callable<Integer> {
     @Option(names = {"-n", "--raid-devices"}, required = true, description = "number of active members")
     int raidDevices;
 
-    @Option(names = {"-p", "--layout"}, description = "raid10 layout: n2 (default), n3, ...")
+    @Option(names = {"-p", "--layout"}, description = "raid10 layout: n2 (default), n3, f2, o2, ... (near, far, offset copies; clustered: near only)")
     String layout;
 
     @Option(names = {"-c", "--chunk"}, description = "raid10 chunk size (default 512K)")
