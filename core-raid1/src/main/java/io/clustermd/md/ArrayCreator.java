@@ -92,11 +92,17 @@ public final class ArrayCreator {
             warnings.add(String.format("largest drive (%s) exceeds size (%dK) by more than 1%%", largest, sizeKiB));
         }
         long componentSectors = sizeKiB * 2;
+        if (o.level() == 10) {
+            // What the kernel writes when it first runs the array (raid10_run: dev_sectors after
+            // calc_sectors), so the superblocks read the same before and after: far layouts round down.
+            componentSectors = Raid10Layout.usedComponentBytes(o.layout(), o.raidDevices(), o.chunkKiB() * 1024L,
+                    componentSectors * 512) / 512;
+        }
+        // raid10: md's raid10_size, which is also the bitmap's sync_size (resync_max_sectors).
         long arraySectors = o.level() == 10
                 ? Raid10Layout.arrayBytes(o.layout(), o.raidDevices(), o.chunkKiB() * 1024L, componentSectors * 512) / 512
                 : componentSectors;
-        long syncSectors = o.level() == 10 ? sizeKiB * o.raidDevices() / Raid10Layout.copies(o.layout()) * 2
-                : componentSectors;
+        long syncSectors = arraySectors;
 
         // Bitmap geometry and the slot-area check mdadm leaves out at create time.
         long bitmapChunk = 0;

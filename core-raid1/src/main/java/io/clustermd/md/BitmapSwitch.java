@@ -94,6 +94,10 @@ public final class BitmapSwitch {
             }
             fresh = fresh == null ? m.superblock() : fresh;
         }
+        if (o.kind() == BitmapKind.CLUSTERED && fresh.level() == 10 && !Raid10Layout.isNear(fresh.layout())) {
+            throw new MdFormatException("raid10 layout" + Raid10Layout.describe(fresh.layout()) + " cannot be"
+                    + " clustered: only near layout is supported by clustered raid10 (md-cluster)");
+        }
         BitmapKind from = kindOf(fresh);
         if (from == o.kind()) {
             throw new MdFormatException("the array already has " + describe(from) + "; nothing to change");
@@ -113,7 +117,8 @@ public final class BitmapSwitch {
             }
         } else {
             long component = fresh.size();
-            long sync = fresh.level() == 10 ? component * fresh.raidDisks() / Raid10Layout.copies(fresh.layout()) : component;
+            long sync = fresh.level() == 10 ? Raid10Layout.arrayBytes(fresh.layout(), fresh.raidDisks(),
+                    fresh.chunkSize() * 512L, component * 512) / 512 : component;
             long min = MdadmGeometry.minimumBitmapChunk(component, sync, o.bitmapChunkBytes() > 0);
             if (min < 0) {
                 throw new MdFormatException("the members are too small for a bitmap");

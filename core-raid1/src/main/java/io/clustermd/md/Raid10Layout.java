@@ -80,6 +80,16 @@ public final class Raid10Layout {
         return componentBytes / chunkBytes / farCopies(layout) * raidDisks / nearCopies(layout) * chunkBytes;
     }
 
+    /**
+     * md's {@code calc_sectors}: the part of each member the layout uses ({@code dev_sectors}) — the
+     * array's chunks times the copies, spread over the devices, rounded up to whole chunks. The
+     * kernel writes it as the superblock's size when it runs the array.
+     */
+    public static long usedComponentBytes(int layout, int raidDisks, long chunkBytes, long componentBytes) {
+        long arrayChunks = arrayBytes(layout, raidDisks, chunkBytes, componentBytes) / chunkBytes;
+        return Math.ceilDiv(arrayChunks * copies(layout), raidDisks) * chunkBytes;
+    }
+
     /** mdadm's spelling of the layout: n2, f2, o2. */
     public static String name(int layout) {
         int near = nearCopies(layout);

@@ -16,8 +16,23 @@ import java.util.zip.GZIPInputStream;
  */
 public final class ReferenceMembers {
 
-    /** Every reference member: m1 (internal bitmap), m2 (clustered, 4 slots). */
-    public static final List<String> ALL = List.of("m1-a", "m1-b", "m2-a", "m2-b");
+    /** The raid10 arrays (see the README): shape name -> member count. */
+    public static final java.util.Map<String, Integer> RAID10 = java.util.Map.of("r10-n2x3", 3, "r10-n2x4", 4,
+            "r10-n3x3", 3, "r10-f2x2", 2, "r10-f2x3", 3, "r10-f2x4", 4, "r10-f3x3", 3, "r10-o2x3", 3, "r10-o2x4", 4,
+            "r10-n2x2-clustered", 2);
+
+    /** Every reference member: m1 (internal bitmap), m2 (clustered, 4 slots), the raid10 ones (r10-SHAPE-I). */
+    public static final List<String> ALL = allMembers();
+
+    private static List<String> allMembers() {
+        List<String> all = new java.util.ArrayList<>(List.of("m1-a", "m1-b", "m2-a", "m2-b"));
+        new java.util.TreeMap<>(RAID10).forEach((shape, n) -> {
+            for (int i = 0; i < n; i++) {
+                all.add(shape + "-" + i);
+            }
+        });
+        return List.copyOf(all);
+    }
 
     private ReferenceMembers() {
     }

@@ -117,8 +117,11 @@ public final class MdArray implements AutoCloseable {
         this.clock = settings.clock();
         this.random = settings.random();
         this.bitmap = bitmap;
-        this.componentBytes = reference.size() * 512;
         this.personality = personalityOf(reference);
+        // md raid10_run sets dev_sectors to what the layout uses (calc_sectors); the superblocks say so.
+        this.componentBytes = personality instanceof Raid10Personality r10
+                ? r10.usedComponentBytes(reference.size() * 512) : reference.size() * 512;
+        reference.size(componentBytes / 512);
         this.arrayBytes = personality.arrayBytes(componentBytes);
         this.slots = new ArrayMember[reference.raidDisks()];
         for (int i = 0; i < plan.members().size(); i++) {

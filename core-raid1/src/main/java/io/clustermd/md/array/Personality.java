@@ -34,6 +34,16 @@ public interface Personality {
      */
     boolean enough(java.util.function.IntPredicate inSync);
 
+    /**
+     * md's {@code recovery_offset} after a full recovery has rebuilt the array range {@code [0,
+     * arrayBytes)} of a member: the member bytes below it are all current. 0 where no prefix of the
+     * member can be named (layouts whose copies are not in array order).
+     */
+    long recoveredMemberBytes(long arrayBytes);
+
+    /** Where in the array a full recovery resumes for a member current below {@code memberBytes}. */
+    long recoveryResumesAt(long memberBytes);
+
     default boolean readsFromLowestAddress() {
         return false;
     }

@@ -70,8 +70,7 @@ public final class Raid10Personality implements Personality {
 
     /** md's {@code dev_sectors} after {@code calc_sectors}: the part of each member the layout uses. */
     public long usedComponentBytes(long componentBytes) {
-        long arrayChunks = arrayBytes(componentBytes) / chunkBytes;
-        return Math.ceilDiv(arrayChunks * near * far, raidDisks) * chunkBytes;
+        return Raid10Layout.usedComponentBytes(layout, raidDisks, chunkBytes, componentBytes);
     }
 
     @Override
@@ -99,6 +98,29 @@ public final class Raid10Personality implements Personality {
             first = (first + near) % raidDisks;
         } while (first != 0);
         return true;
+    }
+
+    /**
+     * Near layouts: a device row is complete once every chunk with a copy in it is, so after array
+     * chunks {@code [0, C)} the first {@code C*near/raidDisks} rows are. Far and offset layouts put
+     * copies of early chunks far into the device: no prefix is complete before the end (md recovers
+     * them in device order instead; here they restart from the beginning, which is only slower).
+     */
+    @Override
+    public long recoveredMemberBytes(long arrayBytes) {
+        if (far > 1) {
+            return 0;
+        }
+        return arrayBytes / chunkBytes * near / raidDisks * chunkBytes;
+    }
+
+    /** The first chunk that has a copy at or beyond {@code memberBytes}. */
+    @Override
+    public long recoveryResumesAt(long memberBytes) {
+        if (far > 1) {
+            return 0;
+        }
+        return memberBytes / chunkBytes * raidDisks / near * chunkBytes;
     }
 
     /** True for far and offset layouts: md reads them from the lowest address (the first region). */

@@ -42,6 +42,16 @@ public final class Raid1Personality implements Personality {
     }
 
     @Override
+    public long recoveredMemberBytes(long arrayBytes) {
+        return arrayBytes;
+    }
+
+    @Override
+    public long recoveryResumesAt(long memberBytes) {
+        return memberBytes;
+    }
+
+    @Override
     public List<Piece> map(long offset, long length) {
         List<Extent> copies = new ArrayList<>(raidDisks);
         for (int s = 0; s < raidDisks; s++) {

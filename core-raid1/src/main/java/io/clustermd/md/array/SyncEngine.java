@@ -458,8 +458,8 @@ public final class SyncEngine {
 
     private boolean recoverFully(ArrayMember m) {
         long total = array.size();
-        boolean raid1 = array.personality().level() == 1;
-        long from = raid1 ? m.recoveryOffset : 0;
+        Personality layout = array.personality();
+        long from = Math.min(total, layout.recoveryResumesAt(m.recoveryOffset));
         begin(Action.RECOVER, from, total);
         LOG.log(System.Logger.Level.INFO, "{0}: full recovery from byte {1}", m.name(), String.valueOf(from));
         long lastCheckpoint = nanoTime.getAsLong();
@@ -472,9 +472,8 @@ public final class SyncEngine {
             announcedEnd = announcer.announce(pos, to, announcedEnd, chunkBytes);
             ok &= copier.copyRange(pos, to, m, n -> advance(done[0] += n));
             pos = to;
-            if (raid1) {
-                m.recoveryOffset = pos; // md's recovery_offset: everything below is current on the member
-            }
+            // md's recovery_offset: everything below is current on the member
+            m.recoveryOffset = Math.max(m.recoveryOffset, layout.recoveredMemberBytes(pos));
             if (nanoTime.getAsLong() - lastCheckpoint > CHECKPOINT_NANOS) {
                 waits.await(array.updateSuperblocks(), () -> "the superblock update of the recovery checkpoint");
                 lastCheckpoint = nanoTime.getAsLong();

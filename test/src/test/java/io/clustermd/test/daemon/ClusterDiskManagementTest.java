@@ -1,6 +1,5 @@
 package io.clustermd.test.daemon;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.clustermd.cmd.ClusterCtl;
 import io.clustermd.md.MemberFiles;
 import io.clustermd.md.MemberMetadataReader;
@@ -18,12 +17,16 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static io.clustermd.test.daemon.ClusterChecks.awaitStates;
+import static io.clustermd.test.daemon.ClusterChecks.ctlOffline;
+import static io.clustermd.test.daemon.ClusterChecks.examine;
+import static io.clustermd.test.daemon.ClusterChecks.mdstat;
+import static io.clustermd.test.daemon.ClusterChecks.ok;
+import static io.clustermd.test.daemon.ClusterChecks.states;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -105,48 +108,12 @@ class ClusterDiskManagementTest {
         return d;
     }
 
-    private static Processes.Result ok(Processes.Result r) {
-        assertThat(r.exitCode()).as(r.stdout() + r.stderr()).isZero();
-        return r;
-    }
-
-    /** Member path -> state, as the node sees it. */
-    private static TreeMap<String, String> states(Daemon d) throws Exception {
-        TreeMap<String, String> out = new TreeMap<>();
-        for (JsonNode m : d.status().get("members")) {
-            out.put(Path.of(m.get("path").asText()).getFileName().toString(), m.get("state").asText());
-        }
-        return out;
-    }
-
-    private static void awaitStates(List<Daemon> nodes, String expected) {
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
-            for (Daemon d : nodes) {
-                assertThat(states(d).toString()).as(d.name + " in " + d.runDir).isEqualTo(expected);
-            }
-        });
-    }
-
-    private static String mdstat(Daemon d) {
-        return ok(d.ctlHere("status")).stdout();
-    }
-
-    /** Writes {@code bytes} of seeded random data at 0 through {@code d}; returns them. */
     private byte[] writeThrough(Daemon d, int bytes, long seed) throws Exception {
-        byte[] data = new byte[bytes];
-        new Random(seed).nextBytes(data);
-        Path src = dir.resolve("data-" + seed + ".bin");
-        Files.write(src, data);
-        ok(Processes.run(List.of("nbdcopy", "--", src.toString(), d.nbdUri())));
-        return data;
+        return ClusterChecks.writeThrough(dir, d, bytes, seed);
     }
 
     private byte[] readThrough(Daemon d, int bytes) throws Exception {
-        Path out = dir.resolve("read-" + System.nanoTime() + ".raw");
-        ok(Processes.run(List.of("nbdcopy", d.nbdUri(), out.toString())));
-        byte[] all = Files.readAllBytes(out);
-        Files.delete(out);
-        return java.util.Arrays.copyOf(all, bytes);
+        return ClusterChecks.readThrough(dir, d, bytes);
     }
 
     /**
@@ -382,17 +349,6 @@ class ClusterDiskManagementTest {
                 .hasMessageContaining("is neither among the members given nor in")
                 .hasMessageContaining("--device-path");
         assertThat(states(survivors.get(0)).toString()).isEqualTo("{m-0.img=in_sync, new-0.img=in_sync}");
-    }
-
-    private static String[] ctlOffline(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int rc = ClusterCtl.run(args, new PrintWriter(out), new PrintWriter(err));
-        return new String[] {Integer.toString(rc), out.toString(), err.toString()};
-    }
-
-    private static String examine(Path member) {
-        return ok(Processes.run(List.of("mdadm", "--examine", member.toString()))).stdout();
     }
 
     /**
