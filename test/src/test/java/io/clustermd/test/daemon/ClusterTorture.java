@@ -54,10 +54,17 @@ final class ClusterTorture {
 
     private final Path base;
     private final Coordinator coordinator;
+    /** The array's level options: raid1, or raid10 n2 (on two members its legs are identical too). */
+    private final List<String> shape;
 
     ClusterTorture(Path base, Coordinator coordinator) {
+        this(base, coordinator, 1);
+    }
+
+    ClusterTorture(Path base, Coordinator coordinator, int level) {
         this.base = base;
         this.coordinator = coordinator;
+        this.shape = level == 10 ? List.of("--level=10", "--layout=n2", "--chunk=64K") : List.of("--level=1");
     }
 
     /** A round whose kind the seed picks. */
@@ -77,7 +84,9 @@ final class ClusterTorture {
             boolean recovery = kind.equals("during-recovery");
             List<Path> files = MemberFiles.sparse(dir, "m-", 3, 24 * MIB);
             List<Path> paths = files.subList(0, 2);
-            List<String> args = new ArrayList<>(List.of("create", "--level=1", "--raid-devices=2",
+            List<String> args = new ArrayList<>(List.of("create"));
+            args.addAll(shape);
+            args.addAll(List.of("--raid-devices=2",
                     "--bitmap=clustered", "--nodes=4", "--bitmap-chunk=1M", "--assume-clean", "--home-cluster=t",
                     "--name=shared"));
             paths.forEach(p -> args.add(p.toString()));

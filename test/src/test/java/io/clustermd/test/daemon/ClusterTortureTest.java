@@ -31,7 +31,7 @@ class ClusterTortureTest {
         String results = System.getProperty("torture.results");
         List<ClusterTorture.Round> done = new ArrayList<>();
         try (Coordinator c = Coordinator.start(dir)) {
-            ClusterTorture torture = new ClusterTorture(dir, c);
+            ClusterTorture torture = new ClusterTorture(dir, c, Integer.getInteger("torture.level", 1));
             if (rounds == 0) {
                 done.add(torture.run(seed, "mid-write"));
                 done.add(torture.run(seed + 1, "during-resync"));
