@@ -199,7 +199,7 @@ final class SyncCopier {
         }
         long found = 0;
         for (int i = 1; i < copies.size(); i++) {
-            long differing = differingSectors(data.get(0), data.get(i));
+            long differing = differingSectors(data.get(0), data.get(i), piece.arrayOffset());
             found += differing;
             if (repair && differing > 0) {
                 ArrayMember m = copies.get(i);
@@ -210,15 +210,28 @@ final class SyncCopier {
         return found;
     }
 
-    /** 512-byte sectors of 4 KiB blocks that differ, as md counts whole blocks. */
-    static long differingSectors(ByteBuffer a, ByteBuffer b) {
+    /**
+     * md's sync request size ({@code RESYNC_BLOCK_SIZE}, 64 KiB): a check reads, compares and counts
+     * that much at a time, at array offsets that are multiples of it (raid10: and within a chunk).
+     */
+    static final int MD_SYNC_BLOCK = 64 * 1024;
+
+    /**
+     * md's {@code mismatch_cnt} for one piece at {@code arrayOffset}: every sync request (64 KiB,
+     * aligned in the array, cut at the piece's ends) in which the copies differ at all counts all
+     * its sectors, as raid1's {@code process_checks} and raid10's {@code sync_request_write} add the
+     * whole request's sectors.
+     */
+    static long differingSectors(ByteBuffer a, ByteBuffer b, long arrayOffset) {
         long sectors = 0;
         int len = Math.min(a.remaining(), b.remaining());
-        for (int off = 0; off < len; off += 4096) {
-            int n = Math.min(4096, len - off);
+        for (int off = 0; off < len; ) {
+            long at = arrayOffset + off;
+            int n = (int) Math.min(len - off, MD_SYNC_BLOCK - at % MD_SYNC_BLOCK);
             if (a.slice(a.position() + off, n).mismatch(b.slice(b.position() + off, n)) >= 0) {
                 sectors += (n + 511) / 512;
             }
+            off += n;
         }
         return sectors;
     }

@@ -67,7 +67,7 @@ public final class SyncEngine {
     private long retryAtNanos;                         // guarded by lock
     /** How long a failed resync or recovery waits before it is tried again. */
     static final long RETRY_SECONDS = 10;
-    private Action checkRequested;                     // guarded by lock
+    private volatile Action checkRequested;            // written under lock
     private SyncCheckpointStore.Saved resumeCheck;     // guarded by lock
     private volatile Progress progress = IDLE;
     private volatile long mismatches;
@@ -123,6 +123,12 @@ public final class SyncEngine {
     /** The running action with its speed as of now and what it waits for. */
     Progress progress() {
         Progress p = progress;
+        Action requested = checkRequested;
+        if (p.action() == Action.IDLE && requested != null) {
+            // md's sync_action reads "check" as soon as it is written, before the sync thread runs:
+            // a status right after a check request must not read the old state as "done".
+            return new Progress(requested, 0, array.size(), 0, nanoTime.getAsLong(), "the sync thread to start it");
+        }
         if (p.action() == Action.IDLE) {
             return p;
         }

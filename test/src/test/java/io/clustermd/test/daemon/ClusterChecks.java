@@ -3,6 +3,8 @@ package io.clustermd.test.daemon;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.clustermd.cmd.ClusterCtl;
 import io.clustermd.test.Processes;
+import io.clustermd.test.history.History;
+import io.clustermd.test.history.HistoryChecker;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -12,6 +14,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -79,5 +82,33 @@ final class ClusterChecks {
     /** The system's {@code mdadm --examine}. */
     static String examine(Path member) {
         return ok(Processes.run(List.of("mdadm", "--examine", member.toString()))).stdout();
+    }
+
+    static final Path HISTORY_CLIENT = Daemon.ROOT.resolve("test/src/test/resources/history_client.py");
+
+    /**
+     * Ends a history client run: asks it to stop (its control directory), waits for it (exit 0),
+     * lets every node get idle, reads every block through every node ({@code --final-read}), adds
+     * the test's own events (kills, recoveries) and checks the whole history against the contract.
+     */
+    static HistoryChecker.Report stopAndCheckHistory(Process client, Path control, Path clientLog, List<Daemon> nodes,
+                                                     int blocks, Path history, History events) throws Exception {
+        Files.writeString(control.resolve("stop"), "");
+        assertThat(client.waitFor(60, TimeUnit.SECONDS)).as("client stopped within 60 s; log in %s", clientLog)
+                .isTrue();
+        assertThat(client.exitValue()).as(Files.readString(clientLog)).isZero();
+        for (Daemon d : nodes) {
+            d.awaitIdle();
+        }
+        Processes.Result fin = Processes.run(List.of("/usr/bin/python3", HISTORY_CLIENT.toString(), "--final-read",
+                "--uris", String.join(",", nodes.stream().map(Daemon::nbdUri).toList()), "--blocks",
+                Integer.toString(blocks), "--out", history.toString()));
+        assertThat(fin.exitCode()).as(fin.stdout() + fin.stderr()).isZero();
+        History h = History.load(history);
+        events.events().forEach(h::add);
+        HistoryChecker.Report report = HistoryChecker.check(h);
+        System.out.println("history: " + report.summary());
+        assertThat(report.ok()).as(report.describe(20)).isTrue();
+        return report;
     }
 }

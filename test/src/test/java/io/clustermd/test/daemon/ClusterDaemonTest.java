@@ -199,23 +199,8 @@ class ClusterDaemonTest {
         Daemon restarted = node(c, 2, paths);
         nodes.set(1, restarted);
         Thread.sleep(5000);
-        Files.writeString(control.resolve("stop"), "");
-        assertThat(client.waitFor(60, TimeUnit.SECONDS)).as("client stopped within 60 s; logs in %s", dir).isTrue();
-        String clientLog = Files.readString(dir.resolve("client.log"));
-        assertThat(client.exitValue()).as(clientLog).isZero();
-        for (Daemon d : nodes) {
-            d.awaitIdle();
-        }
-        Processes.Result fin = Processes.run(List.of("/usr/bin/python3", CLIENT.toString(), "--final-read", "--uris",
-                String.join(",", nodes.stream().map(Daemon::nbdUri).toList()), "--blocks", Integer.toString(blocks),
-                "--out", history.toString()));
-        assertThat(fin.exitCode()).as(fin.stdout() + fin.stderr()).isZero();
-
-        History h = History.load(history);
-        events.events().forEach(h::add);
-        HistoryChecker.Report report = HistoryChecker.check(h);
-        System.out.println("history: " + report.summary());
-        assertThat(report.ok()).as(report.describe(20)).isTrue();
+        HistoryChecker.Report report = ClusterChecks.stopAndCheckHistory(client, control, dir.resolve("client.log"),
+                nodes, blocks, history, events);
         assertThat(report.writesAcknowledged()).isGreaterThan(1000);
         assertThat(report.quietReads()).isGreaterThan(1000);
 

@@ -3,7 +3,6 @@ package io.clustermd.test.daemon;
 import io.clustermd.cmd.ClusterCtl;
 import io.clustermd.md.MemberFiles;
 import io.clustermd.md.MemberMetadataReader;
-import io.clustermd.test.Processes;
 import io.clustermd.test.history.History;
 import io.clustermd.test.history.HistoryChecker;
 import org.junit.jupiter.api.AfterAll;
@@ -306,21 +305,8 @@ class ClusteredRaid10Test {
         Files.writeString(control.resolve("recovered-1"), "1");
         nodes.set(1, node(2, p));
         Thread.sleep(3000);
-        Files.writeString(control.resolve("stop"), "");
-        assertThat(client.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(client.exitValue()).as(Files.readString(dir.resolve("client.log"))).isZero();
-        for (Daemon d : nodes) {
-            d.awaitIdle();
-        }
-        Processes.Result fin = Processes.run(List.of("/usr/bin/python3", CLIENT.toString(), "--final-read", "--uris",
-                String.join(",", nodes.stream().map(Daemon::nbdUri).toList()), "--blocks", Integer.toString(blocks),
-                "--out", history.toString()));
-        assertThat(fin.exitCode()).as(fin.stdout() + fin.stderr()).isZero();
-        History h = History.load(history);
-        events.events().forEach(h::add);
-        HistoryChecker.Report report = HistoryChecker.check(h);
-        System.out.println("raid10 history: " + report.summary());
-        assertThat(report.ok()).as(report.describe(20)).isTrue();
+        HistoryChecker.Report report = ClusterChecks.stopAndCheckHistory(client, control, dir.resolve("client.log"),
+                nodes, blocks, history, events);
         assertThat(report.writesAcknowledged()).isGreaterThan(500);
         assertThat(nodes.get(0).check()).isZero();
         assertThat(MemberMetadataReader.read(p.get(2)).superblock().level()).isEqualTo(10);

@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -80,27 +79,10 @@ class CrashRecoveryTest {
                     break;
                 }
                 long fuaRegion = FUA_BASE + round * FUA_BLOCKS * 4096L;
-                Process fio = new ProcessBuilder("fio", "--name=load", "--ioengine=nbd", "--uri=" + d.nbdUri(),
-                        "--rw=randwrite", "--bs=4k", "--iodepth=32", "--offset=" + FIO_OFFSET, "--size=" + FIO_SIZE,
-                        "--time_based", "--runtime=60", "--randrepeat=0")
-                        .redirectErrorStream(true).redirectOutput(dir.resolve("fio-" + round + ".log").toFile())
-                        .start();
-                Process writer = new ProcessBuilder("/usr/bin/python3",
-                        Daemon.ROOT.resolve("test/src/test/resources/fua_writer.py").toString(), d.nbdUri(),
-                        Long.toString(fuaRegion), Integer.toString(FUA_BLOCKS), Integer.toString(round))
-                        .redirectError(dir.resolve("writer-" + round + ".err").toFile()).start();
+                CrashLoad load = CrashLoad.start(d, dir, round, FIO_OFFSET, FIO_SIZE, fuaRegion, FUA_BLOCKS);
                 Thread.sleep(700 + random.nextInt(1500));
                 d.kill9();
-                assertThat(fio.waitFor(60, TimeUnit.SECONDS)).isTrue();
-                String out = new String(writer.getInputStream().readAllBytes());
-                assertThat(writer.waitFor(60, TimeUnit.SECONDS)).isTrue();
-                StringBuilder acks = new StringBuilder();
-                for (String line : out.lines().toList()) {
-                    if (line.startsWith("ACK ")) {
-                        acks.append(line.substring(4)).append('\n');
-                    }
-                }
-                pendingAcks = acks.toString();
+                pendingAcks = load.acknowledged();
                 Files.writeString(dir.resolve("acks-" + round + ".txt"), pendingAcks);
             }
         }

@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -69,24 +68,12 @@ class Raid10CrashTest {
                             .isEqualTo("resync");
                 }
                 long fuaRegion = 4 * MIB + round * FUA_BLOCKS * 4096L;
-                Process fio = new ProcessBuilder("fio", "--name=load", "--ioengine=nbd", "--uri=" + d.nbdUri(),
-                        "--rw=randwrite", "--bs=4k", "--iodepth=32", "--offset=" + 16 * MIB, "--size=" + 16 * MIB,
-                        "--time_based", "--runtime=60", "--randrepeat=0")
-                        .redirectErrorStream(true).redirectOutput(dir.resolve("fio-" + round + ".log").toFile())
-                        .start();
-                Process writer = new ProcessBuilder("/usr/bin/python3",
-                        Daemon.ROOT.resolve("test/src/test/resources/fua_writer.py").toString(), d.nbdUri(),
-                        Long.toString(fuaRegion), Integer.toString(FUA_BLOCKS), Integer.toString(round))
-                        .redirectError(dir.resolve("writer-" + round + ".err").toFile()).start();
+                CrashLoad load = CrashLoad.start(d, dir, round, 16 * MIB, 16 * MIB, fuaRegion, FUA_BLOCKS);
                 Thread.sleep(800 + random.nextInt(1200));
                 d.kill9();
-                assertThat(fio.waitFor(60, TimeUnit.SECONDS)).isTrue();
-                String out = new String(writer.getInputStream().readAllBytes());
-                assertThat(writer.waitFor(60, TimeUnit.SECONDS)).isTrue();
-                StringBuilder acks = new StringBuilder();
-                out.lines().filter(l -> l.startsWith("ACK ")).forEach(l -> acks.append(l.substring(4)).append('\n'));
+                String acks = load.acknowledged();
                 assertThat(acks).as("writes acknowledged before kill %d", round).isNotEmpty();
-                pendingAcks = acks.toString();
+                pendingAcks = acks;
             }
         }
     }
