@@ -595,17 +595,21 @@ public final class MdArray implements AutoCloseable {
                             + " blocks: kept", m.name(), reason);
                     continue;
                 }
-                LOG.log(System.Logger.Level.ERROR, "{0}: {1}: member marked faulty, array continues degraded",
-                        m.name(), reason);
+                if (!changed) {
+                    // Before any write can skip the member: a write that dispatches without it from
+                    // here on finds the update pending when it completes, and waits for it.
+                    failureRecorded = recorded;
+                    changed = true;
+                }
                 m.state = MemberState.FAULTY;
                 if (m.slot >= 0 && slots[m.slot] == m) {
                     slots[m.slot] = null;
                 }
-                changed = true;
+                LOG.log(System.Logger.Level.ERROR, "{0}: {1}: member marked faulty, array continues degraded",
+                        m.name(), reason);
             }
             if (changed) {
                 memberChanges.activateSparesLocked();   // md's remove_and_add_spares, in the same update
-                failureRecorded = recorded;             // before any write can skip the member
             }
             refreshDegraded();
         }
