@@ -27,6 +27,9 @@ import io.clustermd.nbd.NbdExport;
 import io.clustermd.nbd.NbdListener;
 import io.clustermd.nbd.NbdServer;
 import io.clustermd.nbd.uring.IoUringQueue;
+import io.clustermd.daemon.config.ConfigFile;
+import io.clustermd.daemon.systemd.ServiceStatus;
+import io.clustermd.daemon.systemd.SystemdNotifier;
 import io.netty.channel.EventLoopGroup;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,8 +68,15 @@ public final class RunCommand implements Callable<Integer> {
 
     private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
 
-    @Parameters(arity = "1..*", paramLabel = "MEMBER", description = "member files or block devices")
+    @Parameters(arity = "0..*", paramLabel = "MEMBER",
+            description = "member files or block devices (or 'member = PATH' lines in --config)")
     List<Path> members;
+
+    @Option(names = "--config", paramLabel = "FILE",
+            description = {"read options from FILE (e.g. /etc/clustermd/NAME.conf): 'key = value' lines, keys are the"
+                    + " long options without dashes ('lock = dlm', 'nbd = unix:/run/clustermd/md0.nbd'), 'member ="
+                    + " PATH' once per member, '#' comments; options on the command line win"})
+    Path config;
 
     @Option(names = "--name", paramLabel = "NAME", description = "array name for sockets and logs (default: from the superblock)")
     String name;
@@ -167,6 +177,8 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     private volatile Round round = new Round();
+    /** The service manager (systemd {@code Type=notify}), or nobody. */
+    private SystemdNotifier notifier = SystemdNotifier.NONE;
     /** SIGTERM/SIGINT or a JVM shutdown: no rejoin after the current round. */
     private volatile boolean terminating;
     private volatile NbdServer nbdServer;
@@ -176,6 +188,18 @@ public final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (config != null) {
+            try {
+                ConfigFile.read(config).applyTo(spec, "member", RunCommand::new, List.of("--config"));
+            } catch (ConfigFile.ConfigException e) {
+                spec.commandLine().getErr().println("clustermd run: " + e.getMessage());
+                return 2;
+            }
+        }
+        if (members == null || members.isEmpty()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "give the array's members: MEMBER... on the"
+                    + " command line, or 'member = PATH' lines in the --config file");
+        }
         if (!onFence.equals("rejoin") && !onFence.equals("exit")) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--on-fence is rejoin or exit, got '"
                     + onFence + "'");
@@ -183,6 +207,7 @@ public final class RunCommand implements Callable<Integer> {
         // SIGTERM/SIGINT are handled, not left to the JVM's shutdown: the main thread stops the array
         // and the process exits 0 after a clean stop (a JVM shutdown would exit 143 and race the stop).
         CountDownLatch done = new CountDownLatch(1);
+        notifier = SystemdNotifier.fromEnvironment(System.getenv(), ProcessHandle.current().pid());
         for (String sig : List.of("TERM", "INT")) {
             sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> terminate());
         }
@@ -244,6 +269,7 @@ public final class RunCommand implements Callable<Integer> {
             }
             tries++;
             log.warn("fenced node: rejoining the array as a new member (try {}, lock manager {})", tries, lock);
+            notifier.status("fenced: rejoining the array as a new member (try " + tries + ", lock manager " + lock + ")");
             round = new Round();
             int rc = serveOnce();
             if (rc != EXIT_FENCED && rc != 1) {
@@ -321,6 +347,7 @@ public final class RunCommand implements Callable<Integer> {
             // Our slot before anything touches the members; then the members as they are now that we
             // hold it (another node may have changed them while we looked).
             var bitmapSb = plan.members().get(0).metadata().bitmap();
+            notifier.status(arrayName + ": joining the cluster of array " + uuid + " through " + lock);
             try {
                 membership = io.clustermd.daemon.cluster.ClusterMembership.join(lock,
                         nodeName, ref, bitmapSb.nodes(), bitmapSb.clusterName(),
@@ -464,6 +491,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         log.info("array {} ({}) running: {} bytes, {} member(s); NBD on {}; control socket {}", arrayName,
                 MdSuperblock.mdadmUuid(ref.setUuid()), array.size(), devices.size(), listeners, controlPath);
+        tellServiceManager(array, membership, scheduler, loops);
 
         r.stopRequested().await();
         shutdown(server, array, controlServer, io, scheduler, r);
@@ -481,6 +509,35 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     /**
+     * The array serves: READY=1 to the service manager, then its state every few seconds when it
+     * changes, and watchdog pings that go through an NBD event loop (a hung loop stops them, and
+     * systemd restarts the daemon after {@code WatchdogSec}).
+     */
+    private void tellServiceManager(MdArray array, io.clustermd.daemon.cluster.ClusterMembership membership,
+                                    ScheduledExecutorService scheduler, EventLoopGroup loops) {
+        if (!notifier.enabled()) {
+            return;
+        }
+        java.util.function.Supplier<String> line = () -> ServiceStatus.line(array.snapshot(),
+                membership == null ? null : "cluster slot " + membership.slot() + " through " + lock);
+        notifier.ready(line.get());
+        AtomicReference<String> last = new AtomicReference<>("");
+        scheduler.scheduleWithFixedDelay(() -> {
+            String now = line.get();
+            if (!now.equals(last.getAndSet(now))) {
+                notifier.status(now);
+            }
+        }, 5, 5, TimeUnit.SECONDS);
+        notifier.watchdogTimeout().ifPresent(timeout -> {
+            long every = Math.max(100, timeout.toMillis() / 3);
+            log.info("service manager watchdog: {} ms; pinging every {} ms through the NBD event loops",
+                    timeout.toMillis(), every);
+            scheduler.scheduleAtFixedRate(() -> loops.next().execute(notifier::watchdog), 0, every,
+                    TimeUnit.MILLISECONDS);
+        });
+    }
+
+    /**
      * This node lost its lock manager: its members take no more I/O from now (other nodes are about
      * to recover its slot), requests in flight fail, and the daemon stops.
      */
@@ -495,6 +552,7 @@ public final class RunCommand implements Callable<Integer> {
             return;
         }
         log.info("stopping: finishing requests in flight, flushing the bitmap, updating superblocks");
+        notifier.stopping("stopping: finishing requests in flight, flushing the bitmap, updating superblocks");
         try {
             nbdServer.close();
         } catch (RuntimeException e) {

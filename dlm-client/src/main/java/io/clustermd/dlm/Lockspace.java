@@ -1,6 +1,7 @@
 package io.clustermd.dlm;
 
 import java.time.Duration;
+import java.util.Set;
 
 /**
  * A lockspace: a namespace of lock resources shared by the nodes that join it; libdlm's
@@ -13,6 +14,9 @@ public interface Lockspace extends AutoCloseable {
 
     /** The deadline of requests that are not given their own. */
     Duration defaultTimeout();
+
+    /** The flags its lock manager supports ({@link LockManager#supportedFlags()}). */
+    Set<LockFlag> supportedFlags();
 
     /**
      * A new, unlocked lock on {@code resource}; like an lksb about to be passed to

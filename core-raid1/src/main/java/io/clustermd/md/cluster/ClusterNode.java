@@ -208,7 +208,8 @@ public final class ClusterNode {
                                 + " resynced yet; they read from the first member until its resync ends");
                         node.joinReads.add(events.remoteSlotRecovered(holder, holder));
                     }
-                    log.accept("cluster: joined as slot " + node.slot.slot() + " of " + nodes);
+                    log.accept("cluster: joined as slot " + node.slot.slot() + " of " + nodes + (node.slot.adopted()
+                            ? " (adopted from a daemon of this node that crashed: its dirty chunks are resynced)" : ""));
                     return node;
                 });
     }

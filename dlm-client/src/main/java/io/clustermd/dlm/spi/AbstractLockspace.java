@@ -1,10 +1,12 @@
 package io.clustermd.dlm.spi;
 
 import io.clustermd.dlm.FencedException;
+import io.clustermd.dlm.LockFlag;
 import io.clustermd.dlm.LockManager;
 import io.clustermd.dlm.Lockspace;
 
 import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 
 /** What every backend's lockspace shares: its name, deadline, scheduler and closed/fenced state. */
@@ -25,6 +27,11 @@ public abstract class AbstractLockspace implements Lockspace {
 
     /** The manager this lockspace belongs to. */
     public abstract LockManager manager();
+
+    @Override
+    public final Set<LockFlag> supportedFlags() {
+        return manager().supportedFlags();
+    }
 
     /** Where deadlines are scheduled. */
     public abstract ScheduledExecutorService scheduler();
