@@ -7,8 +7,16 @@ clustermd_root() {
   printf '%s\n' "$here"
 }
 
-# java_major JAVA: prints the feature version of a java binary (17, 21, 25, ...), or nothing.
+# java_major JAVA: prints the feature version of a java binary (17, 21, 25, ...), or nothing. Reads
+# the JDK's 'release' file when there is one (no JVM start: the launchers call this every time).
 java_major() {
+  local release major
+  release=$(dirname "$(dirname "$(readlink -f "$1")")")/release
+  major=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$release" 2>/dev/null || true)
+  if [ -n "$major" ]; then
+    printf '%s\n' "$major"
+    return 0
+  fi
   "$1" -XshowSettings:properties -version 2>&1 | awk -F'= ' '/java.specification.version/ {print $2; exit}'
 }
 
@@ -39,19 +47,26 @@ find_jdk() {
   return 1
 }
 
-# run_module_main MODULE MAINCLASS ARGS...: runs a built application module's jar with its runtime libs.
+# run_module_main MODULE MAINCLASS ARGS...: runs a built application module's jar with its runtime libs:
+# from the source tree (MODULE/target), or where scripts/install put them (MODULE/*.jar beside this
+# file, PREFIX/lib/clustermd).
 run_module_main() {
   local module=$1 main=$2; shift 2
-  local root jar
-  root=$(clustermd_root)
-  jar=$(ls "$root/$module"/target/clustermd-"$module"-*.jar 2>/dev/null | grep -v -e sources -e tests | head -n 1 || true)
-  if [ -z "$jar" ] || [ ! -d "$root/$module/target/lib" ]; then
-    echo "clustermd: $module is not built yet; run '$root/scripts/build' first (scripts/demo and scripts/test build too)." >&2
-    exit 2
+  local here root jar classpath
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+  if compgen -G "$here/$module/clustermd-$module-*.jar" > /dev/null; then
+    classpath="$here/$module/*"
+  else
+    root=$(clustermd_root)
+    jar=$(ls "$root/$module"/target/clustermd-"$module"-*.jar 2>/dev/null | grep -v -e sources -e tests | head -n 1 || true)
+    if [ -z "$jar" ] || [ ! -d "$root/$module/target/lib" ]; then
+      echo "clustermd: $module is not built yet; run '$root/scripts/build' first (scripts/demo and scripts/test build too)." >&2
+      exit 2
+    fi
+    classpath="$jar:$root/$module/target/lib/*"
   fi
   find_jdk || exit 2
-  exec "$JAVA" --enable-native-access=ALL-UNNAMED ${CLUSTERMD_JAVA_OPTS:-} \
-    -cp "$jar:$root/$module/target/lib/*" "$main" "$@"
+  exec "$JAVA" --enable-native-access=ALL-UNNAMED ${CLUSTERMD_JAVA_OPTS:-} -cp "$classpath" "$main" "$@"
 }
 
 # packages_for GROUP...: prints the Debian packages of scripts/packages used by any of the groups
