@@ -98,6 +98,9 @@ public final class ClusterMembership implements AutoCloseable {
     public static ClusterMembership join(String lockUri, String nodeName, MdSuperblock reference, int slotCount,
                                          String clusterName, Duration sessionTimeout, Duration joinTimeout,
                                          Runnable onFenced) throws JoinException {
+        if (nodeName == null) {
+            nodeName = hostName();
+        }
         LockManager manager;
         try {
             manager = open(lockUri, nodeName, sessionTimeout);
@@ -159,6 +162,23 @@ public final class ClusterMembership implements AutoCloseable {
         } catch (RuntimeException e) {
             close(manager, lockspace);
             throw new JoinException("cannot join array " + uuid + " through " + lockUri + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The default node name: the kernel's host name (no resolver involved), as uname -n says it. */
+    static String hostName() {
+        try {
+            String name = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/kernel/hostname")).trim();
+            if (!name.isEmpty()) {
+                return name;
+            }
+        } catch (java.io.IOException e) {
+            // not Linux: the resolver's name below
+        }
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalStateException("cannot tell this machine's host name; give --node-name", e);
         }
     }
 
