@@ -28,6 +28,8 @@ import io.clustermd.nbd.NbdListener;
 import io.clustermd.nbd.NbdServer;
 import io.clustermd.nbd.uring.IoUringQueue;
 import io.clustermd.daemon.config.ConfigFile;
+import io.clustermd.daemon.metrics.DaemonMetrics;
+import io.clustermd.daemon.metrics.IoMetrics;
 import io.clustermd.daemon.systemd.ServiceStatus;
 import io.clustermd.daemon.systemd.SystemdNotifier;
 import io.netty.channel.EventLoopGroup;
@@ -156,6 +158,11 @@ public final class RunCommand implements Callable<Integer> {
                     + " directories of the current members, then /dev/disk/by-id"})
     List<Path> devicePaths = new ArrayList<>();
 
+    @Option(names = "--metrics", paramLabel = "ADDR",
+            description = {"serve Prometheus metrics (GET /metrics) on [HOST:]PORT; HOST defaults to 127.0.0.1 (there is"
+                    + " no authentication: bind loopback or a management network). Off by default"})
+    String metrics;
+
     @Option(names = "--fault-dir", paramLabel = "DIR", hidden = true,
             description = "fault injection for tests: a file named after a member switches its faults")
     Path faultDir;
@@ -199,6 +206,9 @@ public final class RunCommand implements Callable<Integer> {
         if (members == null || members.isEmpty()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "give the array's members: MEMBER... on the"
                     + " command line, or 'member = PATH' lines in the --config file");
+        }
+        if (metrics != null) {
+            metricsAddress(metrics);   // a bad address is refused before anything is opened
         }
         if (!onFence.equals("rejoin") && !onFence.equals("exit")) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--on-fence is rejoin or exit, got '"
@@ -467,10 +477,13 @@ public final class RunCommand implements Callable<Integer> {
 
         NbdServer server;
         ControlServer controlServer;
+        DaemonMetrics metricsEndpoint = metrics == null ? null : new DaemonMetrics(arrayName);
+        IoMetrics ioMetrics = metricsEndpoint == null ? IoMetrics.NONE : metricsEndpoint.io();
         try {
             NbdServer.Builder builder = NbdServer.builder()
-                    .export(new NbdExport("", "clustermd array " + arrayName, new ArrayBlockBackend(array)))
-                    .export(new NbdExport(arrayName, "clustermd array " + arrayName, new ArrayBlockBackend(array)));
+                    .export(new NbdExport("", "clustermd array " + arrayName, new ArrayBlockBackend(array, ioMetrics)))
+                    .export(new NbdExport(arrayName, "clustermd array " + arrayName,
+                            new ArrayBlockBackend(array, ioMetrics)));
             listeners.forEach(builder::listen);
             builder.transport(resolved).eventLoopGroup(loops).config(nbdConfig);
             server = builder.start();
@@ -484,9 +497,23 @@ public final class RunCommand implements Callable<Integer> {
                 adapter.clusterStatus(membership::status, membership::remoteWindowCount);
             }
             controlServer = ControlServer.start(controlPath, adapter, r.stopRequested()::countDown);
+            if (metricsEndpoint != null) {
+                metricsEndpoint.sources(array::snapshot, server::stats, membership == null ? null : membership::status);
+                try {
+                    metricsEndpoint.serve(metricsAddress(metrics));
+                } catch (IOException e) {
+                    controlServer.close();
+                    server.close();
+                    throw new IOException("cannot serve metrics on " + metrics + " (" + e.getMessage()
+                            + "): give --metrics a free [HOST:]PORT", e);
+                }
+            }
         } catch (IOException | RuntimeException e) {
             array.stop();
             closeLoops(ring, loops);
+            if (metricsEndpoint != null) {
+                metricsEndpoint.close();
+            }
             return fail("cannot listen: " + e.getMessage());
         }
         log.info("array {} ({}) running: {} bytes, {} member(s); NBD on {}; control socket {}", arrayName,
@@ -494,6 +521,9 @@ public final class RunCommand implements Callable<Integer> {
         tellServiceManager(array, membership, scheduler, loops);
 
         r.stopRequested().await();
+        if (metricsEndpoint != null) {
+            metricsEndpoint.close();
+        }
         shutdown(server, array, controlServer, io, scheduler, r);
         closeLoops(ring, loops);
         if (membership != null) {
@@ -506,6 +536,25 @@ public final class RunCommand implements Callable<Integer> {
             return EXIT_FENCED;
         }
         return 0;
+    }
+
+    /** {@code --metrics [HOST:]PORT}; HOST defaults to loopback. */
+    private java.net.InetSocketAddress metricsAddress(String value) {
+        int colon = value.lastIndexOf(':');
+        String host = colon < 0 ? "127.0.0.1" : value.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        try {
+            int port = Integer.parseInt(value.substring(colon + 1));
+            if (port < 0 || port > 65535) {
+                throw new NumberFormatException();
+            }
+            return new java.net.InetSocketAddress(java.net.InetAddress.getByName(host), port);
+        } catch (NumberFormatException | java.net.UnknownHostException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--metrics is [HOST:]PORT (e.g. 9750 or"
+                    + " 127.0.0.1:9750), got '" + value + "'");
+        }
     }
 
     /**

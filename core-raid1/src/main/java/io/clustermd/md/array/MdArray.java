@@ -938,16 +938,17 @@ public final class MdArray implements AutoCloseable {
                            long bitmapPages, long bitmapChunkBytes, long dirtyChunks) {
     }
 
-    /** One member in a snapshot. */
+    /** One member in a snapshot; {@code readErrors}: read errors corrected from another member (md's read_errors). */
     public record MemberView(String device, int devNumber, int slot, MemberState state, long recoveryOffset,
-                             byte[] deviceUuid) {
+                             byte[] deviceUuid, int readErrors) {
     }
 
     public Snapshot snapshot() {
         synchronized (this) {
             List<MemberView> views = new ArrayList<>();
             for (ArrayMember m : members) {
-                views.add(new MemberView(m.name(), m.devNumber, m.slot, m.state, m.recoveryOffset, m.deviceUuid));
+                views.add(new MemberView(m.name(), m.devNumber, m.slot, m.state, m.recoveryOffset, m.deviceUuid,
+                        m.readErrors.get()));
             }
             return new Snapshot(name, reference.copy(), Collections.unmodifiableList(views), degraded(), arrayBytes,
                     componentBytes, sync.progress(), sync.mismatches(), bitmap.pages(), bitmap.bitmapChunkBytes(),

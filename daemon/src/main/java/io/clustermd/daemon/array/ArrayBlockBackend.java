@@ -1,5 +1,6 @@
 package io.clustermd.daemon.array;
 
+import io.clustermd.daemon.metrics.IoMetrics;
 import io.clustermd.md.array.ArrayIoException;
 import io.clustermd.md.array.MdArray;
 import io.clustermd.nbd.BackendException;
@@ -18,9 +19,15 @@ import java.util.concurrent.CompletionException;
 public final class ArrayBlockBackend implements BlockBackend {
 
     private final MdArray array;
+    private final IoMetrics metrics;
 
     public ArrayBlockBackend(MdArray array) {
+        this(array, IoMetrics.NONE);
+    }
+
+    public ArrayBlockBackend(MdArray array, IoMetrics metrics) {
         this.array = array;
+        this.metrics = metrics;
     }
 
     @Override
@@ -45,30 +52,36 @@ public final class ArrayBlockBackend implements BlockBackend {
     @Override
     public CompletableFuture<Void> pread(ByteBuf dst, long offset, int length, int flags) {
         ByteBuffer target = dst.nioBuffer(dst.writerIndex(), length);
-        return mapErrors(array.read(target, offset).thenRun(() -> dst.writerIndex(dst.writerIndex() + length)));
+        return metrics.record(IoMetrics.Op.READ, length, () -> mapErrors(array.read(target, offset)
+                .thenRun(() -> dst.writerIndex(dst.writerIndex() + length))));
     }
 
     @Override
     public CompletableFuture<Void> pwrite(ByteBuf src, long offset, int flags) {
         ByteBuffer source = src.nioBuffer(src.readerIndex(), src.readableBytes());
-        return mapErrors(array.write(source, offset, (flags & FLAG_FUA) != 0));
+        return metrics.record(IoMetrics.Op.WRITE, source.remaining(),
+                () -> mapErrors(array.write(source, offset, (flags & FLAG_FUA) != 0)));
     }
 
     @Override
     public CompletableFuture<Void> flush(int flags) {
-        return mapErrors(array.flush());
+        return metrics.record(IoMetrics.Op.FLUSH, 0, () -> mapErrors(array.flush()));
     }
 
     @Override
     public CompletableFuture<Void> trim(long offset, long length, int flags) {
-        CompletableFuture<Void> f = array.trim(offset, length);
-        return mapErrors((flags & FLAG_FUA) != 0 ? f.thenCompose(v -> array.flush()) : f);
+        return metrics.record(IoMetrics.Op.TRIM, length, () -> {
+            CompletableFuture<Void> f = array.trim(offset, length);
+            return mapErrors((flags & FLAG_FUA) != 0 ? f.thenCompose(v -> array.flush()) : f);
+        });
     }
 
     @Override
     public CompletableFuture<Void> zero(long offset, long length, int flags) {
-        CompletableFuture<Void> f = array.writeZeroes(offset, length);
-        return mapErrors((flags & FLAG_FUA) != 0 ? f.thenCompose(v -> array.flush()) : f);
+        return metrics.record(IoMetrics.Op.WRITE_ZEROES, length, () -> {
+            CompletableFuture<Void> f = array.writeZeroes(offset, length);
+            return mapErrors((flags & FLAG_FUA) != 0 ? f.thenCompose(v -> array.flush()) : f);
+        });
     }
 
     private static CompletableFuture<Void> mapErrors(CompletableFuture<Void> f) {
