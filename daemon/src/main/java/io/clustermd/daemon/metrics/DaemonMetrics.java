@@ -146,37 +146,28 @@ public final class DaemonMetrics implements AutoCloseable {
                 cb -> withNbd(n -> cb.call(n.bytesInFlight())));
 
         gauge("clustermd_cluster_slot", "This node's bitmap slot (md's slot_number - 1)",
-                cb -> withCluster(c -> {
-                    if (c.nodeSlot() != null) {
-                        cb.call(c.nodeSlot());
-                    }
-                }));
+                cb -> clusterValue(ClusterStatus::nodeSlot, cb::call));
         gauge("clustermd_cluster_nodes", "Live nodes of the array as this node sees them, itself included",
-                cb -> withCluster(c -> {
-                    if (c.nodes() != null) {
-                        cb.call(c.nodes().size());
-                    }
-                }));
+                cb -> clusterValue(c -> c.nodes() == null ? null : c.nodes().size(), cb::call));
         gauge("clustermd_lock_manager_healthy", "1 while the lock manager answers and this node is not fenced",
-                cb -> withCluster(c -> cb.call("ok".equals(c.lockHealth()) ? 1 : 0)));
+                cb -> clusterValue(c -> "ok".equals(c.lockHealth()) ? 1 : 0, cb::call));
         counter("clustermd_lock_requests", "Lock requests this node sent in the array's lockspace",
-                cb -> withCluster(c -> {
-                    if (c.lockRequests() != null) {
-                        cb.call(c.lockRequests());
-                    }
-                }));
+                cb -> clusterValue(ClusterStatus::lockRequests, cb::call));
         counter("clustermd_cluster_messages_sent", "md-cluster messages this node sent",
-                cb -> withCluster(c -> {
-                    if (c.messagesSent() != null) {
-                        cb.call(c.messagesSent());
-                    }
-                }));
+                cb -> clusterValue(ClusterStatus::messagesSent, cb::call));
         counter("clustermd_cluster_messages_received", "md-cluster messages this node processed",
-                cb -> withCluster(c -> {
-                    if (c.messagesReceived() != null) {
-                        cb.call(c.messagesReceived());
-                    }
-                }));
+                cb -> clusterValue(ClusterStatus::messagesReceived, cb::call));
+    }
+
+    /** Reports {@code field} of the cluster status, if the array is clustered and the field known. */
+    private void clusterValue(java.util.function.Function<ClusterStatus, Number> field,
+                              java.util.function.DoubleConsumer report) {
+        withCluster(c -> {
+            Number n = field.apply(c);
+            if (n != null) {
+                report.accept(n.doubleValue());
+            }
+        });
     }
 
     private void withSnapshot(Consumer<MdArray.Snapshot> use) {
