@@ -35,6 +35,9 @@ import java.util.regex.Pattern;
         description = {"Run an embedded ZooKeeper server for the zookeeper lock backend.",
                 "Daemons then use --lock zk://HOST:PORT/clustermd."})
 public final class CoordinatorCommand implements Callable<Integer> {
+
+    @CommandLine.Mixin
+    LogFormatOption logFormat = new LogFormatOption();
     private static final Logger LOG = LoggerFactory.getLogger(CoordinatorCommand.class);
 
     @Option(names = "--port", defaultValue = "2181", description = "client port (default ${DEFAULT-VALUE})")

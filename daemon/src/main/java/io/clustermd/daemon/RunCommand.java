@@ -121,6 +121,9 @@ public final class RunCommand implements Callable<Integer> {
     @CommandLine.Mixin
     NbdLimitOptions nbdLimits = new NbdLimitOptions();
 
+    @CommandLine.Mixin
+    LogFormatOption logFormat = new LogFormatOption();
+
     @Option(names = "--lock", paramLabel = "URI",
             description = {"lock manager of a clustered array: zk://HOST:PORT[,HOST:PORT...][/CHROOT] (ZooKeeper, e.g."
                     + " 'clustermd coordinator') or dlm (the kernel DLM through libdlm). Required for arrays created"
@@ -366,6 +369,7 @@ public final class RunCommand implements Callable<Integer> {
             } catch (io.clustermd.daemon.cluster.ClusterMembership.JoinException e) {
                 return fail(e.getMessage());
             }
+            ((LoggerContext) LoggerFactory.getILoggerFactory()).putProperty("slot", Integer.toString(membership.slot()));
             try {
                 metadata.clear();
                 for (Path p : paths) {

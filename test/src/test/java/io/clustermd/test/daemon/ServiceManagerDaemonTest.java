@@ -168,6 +168,38 @@ class ServiceManagerDaemonTest {
         assertThat(digest(members)).as("members untouched").isEqualTo(before);
     }
 
+    @Test
+    void logFormatJson_fromTheConfigFile_givesOneJsonObjectPerLine_withTheArrayName() throws Exception {
+        List<Path> members = create("js");
+        Path runDir = dir.resolve("run");
+        Path conf = dir.resolve("js.conf");
+        Files.writeString(conf, "member = %s\nmember = %s\nrun-dir = %s\nlog-format = json\n"
+                .formatted(members.get(0), members.get(1), runDir));
+        Path log = dir.resolve("js.log");
+        Process p = start(List.of("--config", conf.toString()), log);
+        await().atMost(Duration.ofSeconds(60)).until(() -> Files.exists(runDir.resolve("js.ctl")));
+        stop(runDir, "js");
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        List<String> out = Files.readAllLines(log);
+        assertThat(out).isNotEmpty();
+        List<String> messages = new ArrayList<>();
+        for (String line : out) {
+            com.fasterxml.jackson.databind.JsonNode n = json.readTree(line);   // every line is one JSON object
+            assertThat(n.path("level").asText()).as(line).isIn("INFO", "WARN", "ERROR");
+            assertThat(n.path("context").path("properties").path("array").asText()).as(line).isEqualTo("js");
+            assertThat(n.path("timestamp").asLong()).isPositive();
+            messages.add(n.path("formattedMessage").asText());
+        }
+        assertThat(messages).anyMatch(m -> m.startsWith("array js (") && m.contains("running"));
+        assertThat(messages).contains("stopped cleanly");
+
+        Process bad = start(List.of("--log-format", "xml", members.get(0).toString()), dir.resolve("bad.log"));
+        assertThat(bad.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(bad.exitValue()).isEqualTo(2);
+        assertThat(Files.readString(dir.resolve("bad.log"))).contains("--log-format is text or json, got 'xml'");
+    }
+
     private static List<String> lines(Path file) throws IOException {
         return Files.exists(file) ? Files.readAllLines(file) : List.of();
     }
