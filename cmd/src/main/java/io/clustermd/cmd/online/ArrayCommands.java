@@ -17,7 +17,7 @@ public final class ArrayCommands {
     @Command(name = "check", mixinStandardHelpOptions = true,
             description = {"Start a check: read every member and count differing sectors (mismatch_cnt).",
                     "Follow it with 'clusterctl status --watch'."})
-    public static final class Check extends OnlineCommand {
+    public static final class Check extends ArrayOnlineCommand {
         @Override
         public Integer call() throws Exception {
             ControlResponse r = request(new ControlRequest.Check());
@@ -29,7 +29,7 @@ public final class ArrayCommands {
     @Command(name = "repair", mixinStandardHelpOptions = true,
             description = {"Start a repair: as check, and rewrite differing blocks from the first in-sync member.",
                     "Follow it with 'clusterctl status --watch'."})
-    public static final class Repair extends OnlineCommand {
+    public static final class Repair extends ArrayOnlineCommand {
         @Override
         public Integer call() throws Exception {
             ControlResponse r = request(new ControlRequest.Repair());
@@ -41,7 +41,7 @@ public final class ArrayCommands {
     @Command(name = "stop", aliases = "-S", mixinStandardHelpOptions = true,
             description = "Stop the array (mdadm --stop): finish in-flight I/O, flush bitmaps, update superblocks;"
                     + " the daemon exits.")
-    public static final class Stop extends OnlineCommand {
+    public static final class Stop extends ArrayOnlineCommand {
         @Override
         public Integer call() throws Exception {
             String name = io.clustermd.control.ControlSockets.nameOf(socket());

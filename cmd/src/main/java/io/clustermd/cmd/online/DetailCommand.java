@@ -10,7 +10,7 @@ import java.time.ZoneId;
 /** {@code clusterctl detail}: what {@code mdadm --detail /dev/mdX} prints, for the daemon's array. */
 @Command(name = "detail", aliases = "-D", mixinStandardHelpOptions = true,
         description = "Print the array as 'mdadm --detail' does: geometry, state, counts, members.")
-public final class DetailCommand extends OnlineCommand {
+public final class DetailCommand extends ArrayOnlineCommand {
 
     @Option(names = "--homehost", description = "host name for the '(local to host ...)' note (default: this host)")
     String homehost;

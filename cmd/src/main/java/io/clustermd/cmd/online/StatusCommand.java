@@ -19,7 +19,7 @@ import java.time.format.DateTimeFormatter;
         description = {"Print the array as /proc/mdstat does: members, [n/m] [UU], sync progress, bitmap.",
                 "With --watch, redraw every SECONDS (default 1) until no resync, recovery, check or repair runs;"
                         + " exits 0 when it has finished."})
-public final class StatusCommand extends OnlineCommand {
+public final class StatusCommand extends ArrayOnlineCommand {
 
     @Option(names = "--watch", arity = "0..1", fallbackValue = "1", paramLabel = "SECONDS",
             description = "redraw every SECONDS until the array is idle")

@@ -88,6 +88,21 @@ class ClusterCtlOnlineTest {
     }
 
     @Test
+    void arrayAsArgument_nameOrDevPath_asMdadmTakesIt() {
+        assertThat(run("detail", "m1", "--run-dir", dir.toString()).out()).startsWith("md-m1:");
+        assertThat(run("status", "/dev/m1", "--run-dir", dir.toString()).out()).contains("md-m1 : active raid1");
+        assertThat(run("check", "m1", "--run-dir", dir.toString()).rc()).isZero();
+        Result twice = run("status", "m2", "--name", "m1", "--run-dir", dir.toString());
+        assertThat(twice.rc()).isEqualTo(2);
+        assertThat(twice.err()).contains("the array is given twice, as 'm2' and as --name m1; give it once");
+        Result path = run("detail", "/srv/m1", "--run-dir", dir.toString());
+        assertThat(path.rc()).isEqualTo(2);
+        assertThat(path.err()).contains("ARRAY is an array's name (md0) or /dev/NAME, got '/srv/m1'");
+        Result none = run("status", "m9", "--run-dir", dir.toString());
+        assertThat(none.rc()).isEqualTo(1);
+    }
+
+    @Test
     void addSpare_isAdd() {
         Result r = ctl("add-spare", "/srv/d.img");
         assertThat(r.rc()).as(r.err()).isZero();
