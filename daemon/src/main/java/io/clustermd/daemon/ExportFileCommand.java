@@ -4,6 +4,7 @@ import io.clustermd.nbd.NbdExport;
 import io.clustermd.nbd.NbdListener;
 import io.clustermd.nbd.NbdServer;
 import io.clustermd.nbd.NbdServerConfig;
+import io.clustermd.nbd.NbdTls;
 import io.clustermd.nbd.file.FileBackend;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,15 +25,17 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "export-file", mixinStandardHelpOptions = true,
         description = {"Serve a file or block device over NBD (O_DIRECT by default) until SIGTERM/SIGINT.",
-                "Attach it with e.g. 'nbd-client -N \"\" 127.0.0.1 10809 /dev/nbd0' or 'nbdinfo nbd://127.0.0.1'."})
+                "Attach it with e.g. 'nbd-client -N \"\" 127.0.0.1 10809 /dev/nbd0' or 'nbdinfo nbd://127.0.0.1'.",
+                "With --tls-cert/--tls-key clients must use TLS: 'nbdinfo \"nbds://localhost?tls-certificates=DIR\"'."})
 public final class ExportFileCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(ExportFileCommand.class);
 
     @Parameters(index = "0", paramLabel = "FILE", description = "regular file or block device to export")
     Path file;
 
-    @Option(names = {"-l", "--listen"}, paramLabel = "ADDR",
-            description = "tcp:HOST:PORT or unix:PATH; repeatable (default: tcp:127.0.0.1:10809)")
+    @Option(names = {"--nbd", "-l", "--listen"}, paramLabel = "ADDR",
+            description = "tcp:HOST:PORT or unix:PATH, repeatable, as 'clustermd run --nbd' (default:"
+                    + " tcp:127.0.0.1:10809); -l/--listen: the former spelling, still accepted")
     List<String> listen = new ArrayList<>();
 
     @Option(names = {"-r", "--read-only"}, description = "refuse writes (EPERM)")
@@ -55,6 +58,12 @@ public final class ExportFileCommand implements Callable<Integer> {
 
     @CommandLine.Mixin
     NbdLimitOptions limits = new NbdLimitOptions();
+
+    @CommandLine.Mixin
+    NbdTlsOptions tlsOptions = new NbdTlsOptions();
+
+    @CommandLine.Mixin
+    LogFormatOption logFormat = new LogFormatOption();
 
     @Option(names = "--transport", paramLabel = "T",
             description = "AUTO (io_uring, else epoll, else NIO), EPOLL, IO_URING (socket and file I/O on the same io_uring, no thread hand-off) or NIO (default: ${DEFAULT-VALUE})")
@@ -81,6 +90,14 @@ public final class ExportFileCommand implements Callable<Integer> {
                     "--io-threads and --event-loops must be at least 1");
         }
         NbdServerConfig config = limits.toConfig(spec);
+        NbdTls tls;
+        try {
+            tls = tlsOptions.load(spec);
+        } catch (NbdTls.InvalidTlsFileException e) {
+            System.err.println("clustermd export-file: TLS: " + e.getMessage());
+            return 1;
+        }
+        NbdTlsOptions.warnIfReachable(listeners, tls);
         NbdServer.Transport t;
         try {
             t = NbdServer.resolve(transport);
@@ -103,6 +120,7 @@ public final class ExportFileCommand implements Callable<Integer> {
         NbdServer.Builder b = NbdServer.builder()
                 .export(new NbdExport(name, description, backend))
                 .config(config)
+                .tls(tls)
                 .transport(t)
                 .eventLoopGroup(group);
         listeners.forEach(b::listen);

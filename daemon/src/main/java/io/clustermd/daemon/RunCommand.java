@@ -124,6 +124,9 @@ public final class RunCommand implements Callable<Integer> {
     @CommandLine.Mixin
     LogFormatOption logFormat = new LogFormatOption();
 
+    @CommandLine.Mixin
+    NbdTlsOptions nbdTls = new NbdTlsOptions();
+
     @Option(names = "--lock", paramLabel = "URI",
             description = {"lock manager of a clustered array: zk://HOST:PORT[,HOST:PORT...][/CHROOT] (ZooKeeper, e.g."
                     + " 'clustermd coordinator') or dlm (the kernel DLM through libdlm). Required for arrays created"
@@ -192,6 +195,8 @@ public final class RunCommand implements Callable<Integer> {
     /** SIGTERM/SIGINT or a JVM shutdown: no rejoin after the current round. */
     private volatile boolean terminating;
     private volatile NbdServer nbdServer;
+    /** The export's TLS (--tls-cert, --tls-key, --tls-ca), or null. */
+    private io.clustermd.nbd.NbdTls tls;
     private volatile MdArray mdArray;
     /** {@code EX_TEMPFAIL}: the node was fenced (and did not rejoin); a supervisor may restart it. */
     static final int EXIT_FENCED = 75;
@@ -216,6 +221,12 @@ public final class RunCommand implements Callable<Integer> {
         if (!onFence.equals("rejoin") && !onFence.equals("exit")) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--on-fence is rejoin or exit, got '"
                     + onFence + "'");
+        }
+        // Before anything is opened or joined: a TLS file that cannot be used stops the start here.
+        try {
+            tls = nbdTls.load(spec);
+        } catch (io.clustermd.nbd.NbdTls.InvalidTlsFileException e) {
+            return fail("TLS: " + e.getMessage());
         }
         // SIGTERM/SIGINT are handled, not left to the JVM's shutdown: the main thread stops the array
         // and the process exits 0 after a clean stop (a JVM shutdown would exit 143 and race the stop).
@@ -417,6 +428,7 @@ public final class RunCommand implements Callable<Integer> {
                     "--io-threads and --event-loops must be at least 1");
         }
         io.clustermd.nbd.NbdServerConfig nbdConfig = nbdLimits.toConfig(spec);
+        NbdTlsOptions.warnIfReachable(listeners, tls);
         NbdServer.Transport resolved;
         try {
             resolved = NbdServer.resolve(transport);
@@ -489,7 +501,7 @@ public final class RunCommand implements Callable<Integer> {
                     .export(new NbdExport(arrayName, "clustermd array " + arrayName,
                             new ArrayBlockBackend(array, ioMetrics)));
             listeners.forEach(builder::listen);
-            builder.transport(resolved).eventLoopGroup(loops).config(nbdConfig);
+            builder.transport(resolved).eventLoopGroup(loops).config(nbdConfig).tls(tls);
             server = builder.start();
             presence.attach(array);
             nbdServer = server;

@@ -91,4 +91,83 @@ class ExportFileCommandTest {
         assertThat(p.exitValue()).isEqualTo(2);
         assertThat(Files.readString(dir.resolve("out.log"))).contains("expected tcp:HOST:PORT or unix:PATH");
     }
+
+    /** A self-signed server certificate for localhost and its key, and a second key that is not its. */
+    private static Path selfSigned(Path dir) throws Exception {
+        Path certs = Files.createDirectories(dir.resolve("certs"));
+        run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", certs.resolve("server-key.pem").toString(), "-out", certs.resolve("server-cert.pem").toString(),
+                "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1");
+        run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-out", certs.resolve("other-key.pem").toString());
+        // libnbd's credentials directory: the certificate it trusts is the server's own.
+        Path client = Files.createDirectories(certs.resolve("client"));
+        Files.copy(certs.resolve("server-cert.pem"), client.resolve("ca-cert.pem"));
+        return certs;
+    }
+
+    @Test
+    void exportFile_withTls_servesNbdsClients_andRefusesPlainOnes(@TempDir Path dir) throws Exception {
+        Path certs = selfSigned(dir);
+        Path img = dir.resolve("disk.img");
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            f.setLength(16L << 20);
+        }
+        Path sock = dir.resolve("disk.nbd");
+        Process p = clustermd(dir, "export-file", "-l", "unix:" + sock, "--tls-cert", certs.resolve("server-cert.pem").toString(),
+                "--tls-key", certs.resolve("server-key.pem").toString(), img.toString()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!Files.exists(sock) && System.nanoTime() < deadline && p.isAlive()) {
+                Thread.sleep(100);
+            }
+            String tls = "nbds+unix:///?socket=" + sock + "&tls-certificates=" + certs.resolve("client");
+            assertThat(run("nbdinfo", tls)).contains("newstyle-fixed with TLS", "export-size: " + (16L << 20));
+            Process plain = new ProcessBuilder("nbdinfo", "nbd+unix:///?socket=" + sock).redirectErrorStream(true).start();
+            String out = new String(plain.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(plain.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(plain.exitValue()).as(out).isNotZero();
+            assertThat(out).doesNotContain("export-size");
+        } finally {
+            p.destroy();
+            assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        }
+        assertThat(Files.readString(dir.resolve("out.log"))).contains("TLS required, no client certificates");
+    }
+
+    @Test
+    void exportFile_tlsKeyOfAnotherCertificate_refusedAtStartNamingTheKey(@TempDir Path dir) throws Exception {
+        Path certs = selfSigned(dir);
+        Path img = Files.write(dir.resolve("x.img"), new byte[4096]);
+        Process p = clustermd(dir, "export-file", "-l", "unix:" + dir.resolve("s"), "--tls-cert",
+                certs.resolve("server-cert.pem").toString(), "--tls-key", certs.resolve("other-key.pem").toString(),
+                img.toString()).start();
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(1);
+        assertThat(Files.readString(dir.resolve("out.log"))).contains("clustermd export-file: TLS: private key file "
+                + certs.resolve("other-key.pem") + " does not belong to the certificate in " + certs.resolve("server-cert.pem"));
+        assertThat(Files.exists(dir.resolve("s"))).isFalse();
+    }
+
+    @Test
+    void exportFile_tlsKeyWithoutCertificate_isAUsageError(@TempDir Path dir) throws Exception {
+        Path img = Files.write(dir.resolve("x.img"), new byte[4096]);
+        Process p = clustermd(dir, "export-file", "-l", "unix:" + dir.resolve("s"), "--tls-key", img.toString(),
+                img.toString()).start();
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(2);
+        assertThat(Files.readString(dir.resolve("out.log"))).contains("TLS needs both --tls-cert FILE and --tls-key FILE");
+    }
+
+    @Test
+    void exportFile_listenAddressReachableFromNetwork_warnsAndRecommendsTls(@TempDir Path dir) throws Exception {
+        // A name that does not resolve counts as reachable; the bind then fails, so nothing listens.
+        Path img = Files.write(dir.resolve("x.img"), new byte[4096]);
+        Process p = clustermd(dir, "export-file", "-l", "tcp:no-such-host.invalid:10809", img.toString()).start();
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(1);
+        assertThat(Files.readString(dir.resolve("out.log"))).contains(
+                "NBD on tcp:no-such-host.invalid:10809 is reachable from the network, without TLS",
+                "Use TLS with client certificates (--tls-cert, --tls-key, --tls-ca)");
+    }
 }

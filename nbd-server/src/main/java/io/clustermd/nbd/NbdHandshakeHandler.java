@@ -5,6 +5,7 @@ import static io.clustermd.nbd.codec.NbdProtocol.*;
 import io.clustermd.nbd.codec.NbdEncoding;
 import io.clustermd.nbd.codec.NbdFramingException;
 import io.clustermd.nbd.codec.NbdOption;
+import io.clustermd.nbd.codec.NbdOptionDecoder;
 import io.clustermd.nbd.codec.NbdRequestDecoder;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -12,6 +13,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.ssl.SslHandler;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,10 +27,17 @@ import org.slf4j.LoggerFactory;
  * sends the greeting, answers options, and on NBD_OPT_GO / NBD_OPT_EXPORT_NAME replaces itself and
  * the option decoder with the transmission phase. Unknown options get NBD_REP_ERR_UNSUP and the
  * handshake goes on.
+ *
+ * <p>With {@link NbdTls} the server is in the spec's FORCEDTLS mode: until the client has sent
+ * NBD_OPT_STARTTLS, every option but STARTTLS and NBD_OPT_ABORT gets NBD_REP_ERR_TLS_REQD, and
+ * NBD_OPT_EXPORT_NAME (which cannot be refused) closes the connection. STARTTLS is acknowledged in
+ * clear, then an {@link SslHandler} goes in front of the pipeline and the negotiation goes on inside
+ * TLS; a second STARTTLS gets NBD_REP_ERR_INVALID. Without it STARTTLS gets NBD_REP_ERR_UNSUP (NOTLS).
  */
 final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(NbdHandshakeHandler.class);
 
+    static final String TLS = "tls";
     static final String OPTION_DECODER = "nbd-options";
     static final String HANDSHAKE = "nbd-handshake";
     static final String REQUEST_DECODER = "nbd-requests";
@@ -39,7 +48,13 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
     private final ExportRegistry exports;
     private final NbdServerConfig config;
     private final InFlightBudget budget;
+    /** The server's TLS (FORCEDTLS mode), or null (NOTLS). */
+    private final NbdTls tls;
     private final NbdSession session = new NbdSession();
+    /** NBD_OPT_STARTTLS was acknowledged: everything since goes through TLS. */
+    private boolean tlsStarted;
+    /** The TLS handshake succeeded: options now come out of TLS. */
+    private boolean tlsEstablished;
     private boolean gotClientFlags;
     private int optionCount;
     private boolean done;
@@ -54,10 +69,11 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
         default boolean stopping() { return false; }
     }
 
-    NbdHandshakeHandler(ExportRegistry exports, NbdServerConfig config, InFlightBudget budget) {
+    NbdHandshakeHandler(ExportRegistry exports, NbdServerConfig config, InFlightBudget budget, NbdTls tls) {
         this.exports = exports;
         this.config = config;
         this.budget = budget;
+        this.tls = tls;
     }
 
     @Override
@@ -86,7 +102,24 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
         if (done) {
             if (msg instanceof NbdOption.Option o) {
                 o.release();
+            } else {
+                io.netty.util.ReferenceCountUtil.release(msg);
             }
+            return;
+        }
+        if (tlsStarted && !tlsEstablished) {
+            // Before the TLS handshake is done, anything here was sent in clear after STARTTLS
+            // without waiting for its ACK: options the decoder had already read with it, or the bytes
+            // it still held when it was replaced. They must never pass for protected ones.
+            log.info("{}: data sent in clear after NBD_OPT_STARTTLS, before its reply; closing",
+                    ctx.channel().remoteAddress());
+            if (msg instanceof NbdOption.Option o) {
+                o.release();
+            } else {
+                io.netty.util.ReferenceCountUtil.release(msg);
+            }
+            finish(ctx);
+            ctx.close();
             return;
         }
         if (msg instanceof NbdOption.ClientFlags cf) {
@@ -121,6 +154,10 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
             log.info("{}: more than {} options; closing", ctx.channel().remoteAddress(), config.maxOptions());
             finish(ctx);
             ctx.close();
+            return;
+        }
+        if (tls != null && !tlsStarted && opt != NBD_OPT_STARTTLS && opt != NBD_OPT_ABORT) {
+            refuseWithoutTls(ctx, opt);
             return;
         }
         if (o.tooBig()) {
@@ -162,9 +199,61 @@ final class NbdHandshakeHandler extends ChannelInboundHandlerAdapter {
                 }
             }
             case NBD_OPT_LIST_META_CONTEXT, NBD_OPT_SET_META_CONTEXT -> onMetaContext(ctx, opt, data);
+            case NBD_OPT_STARTTLS -> onStartTls(ctx, data);
             default -> reply(ctx, NbdEncoding.optionError(alloc, opt, NBD_REP_ERR_UNSUP,
                     optionName(opt) + " is not supported by this server"));
         }
+    }
+
+    /** FORCEDTLS: an option other than STARTTLS or ABORT before TLS. */
+    private void refuseWithoutTls(ChannelHandlerContext ctx, int opt) {
+        if (opt == NBD_OPT_EXPORT_NAME) {
+            // It cannot be answered with an error: the spec says terminate the session.
+            log.info("{}: NBD_OPT_EXPORT_NAME before NBD_OPT_STARTTLS on a server that requires TLS; closing",
+                    ctx.channel().remoteAddress());
+            finish(ctx);
+            ctx.close();
+            return;
+        }
+        reply(ctx, NbdEncoding.optionError(ctx.alloc(), opt, NBD_REP_ERR_TLS_REQD,
+                "this server requires TLS: send NBD_OPT_STARTTLS first (" + optionName(opt) + " refused)"));
+    }
+
+    private void onStartTls(ChannelHandlerContext ctx, ByteBuf data) {
+        ByteBufAllocator alloc = ctx.alloc();
+        if (tls == null) {
+            reply(ctx, NbdEncoding.optionError(alloc, NBD_OPT_STARTTLS, NBD_REP_ERR_UNSUP,
+                    "NBD_OPT_STARTTLS: this server is not configured for TLS"));
+            return;
+        }
+        if (tlsStarted) {
+            reply(ctx, NbdEncoding.optionError(alloc, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+                    "NBD_OPT_STARTTLS: TLS is already negotiated"));
+            return;
+        }
+        if (data.isReadable()) {
+            reply(ctx, NbdEncoding.optionError(alloc, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+                    "NBD_OPT_STARTTLS takes no data"));
+            return;
+        }
+        tlsStarted = true;
+        // On the event loop writeAndFlush has taken the ACK past every handler when it returns, so
+        // the SslHandler added next encrypts only what follows it. Nothing is read in between: this
+        // runs inside the option decoder's read, and the handler is in place before the next one.
+        ctx.writeAndFlush(NbdEncoding.optionReply(alloc, NBD_OPT_STARTTLS, NBD_REP_ACK, new byte[0]));
+        ChannelPipeline p = ctx.pipeline();
+        SslHandler ssl = tls.newHandler(alloc);
+        ssl.handshakeFuture().addListener(f -> {
+            if (f.isSuccess()) {
+                tlsEstablished = true;
+                log.debug("{}: TLS {} {}", ctx.channel().remoteAddress(), ssl.engine().getSession().getProtocol(),
+                        ssl.engine().getSession().getCipherSuite());
+            }
+        });
+        p.addFirst(TLS, ssl);
+        // A fresh decoder behind TLS; the old one hands what it still holds (clear bytes sent after
+        // STARTTLS) to channelRead, which drops the connection, as it does options decoded with STARTTLS.
+        p.replace(OPTION_DECODER, OPTION_DECODER, NbdOptionDecoder.afterStartTls(config.maxOptionLength()));
     }
 
     private void onExportName(ChannelHandlerContext ctx, ByteBuf data) {

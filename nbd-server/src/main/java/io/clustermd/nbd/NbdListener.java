@@ -12,11 +12,27 @@ public sealed interface NbdListener {
     /** IANA port of NBD. */
     int DEFAULT_PORT = 10809;
 
+    /** Whether hosts other than this one can connect (a TCP address that is not loopback). */
+    boolean reachableFromNetwork();
+
     record Tcp(String host, int port) implements NbdListener {
         public Tcp {
             Objects.requireNonNull(host, "host");
             if (port < 0 || port > 65535) {
                 throw new IllegalArgumentException("port " + port + " (expected: 0..65535)");
+            }
+        }
+
+        /**
+         * Whether other hosts can connect: the address is not a loopback one (a wildcard address
+         * such as 0.0.0.0 listens on every interface). A name that does not resolve counts as reachable.
+         */
+        @Override
+        public boolean reachableFromNetwork() {
+            try {
+                return !java.net.InetAddress.getByName(host).isLoopbackAddress();
+            } catch (java.net.UnknownHostException e) {
+                return true;
             }
         }
 
@@ -32,12 +48,20 @@ public sealed interface NbdListener {
         }
 
         @Override
+        public boolean reachableFromNetwork() {
+            return false;
+        }
+
+        @Override
         public String toString() {
             return "unix:" + path;
         }
     }
 
-    /** Parses {@code tcp:HOST:PORT}, {@code tcp:PORT}, {@code unix:PATH}. */
+    /**
+     * Parses {@code tcp:HOST:PORT}, {@code tcp:PORT} (loopback: 127.0.0.1) and {@code unix:PATH}. A
+     * TCP address that other hosts reach is only ever the one written out: see {@link #reachableFromNetwork}.
+     */
     static NbdListener parse(String spec) {
         if (spec.startsWith("unix:")) {
             String p = spec.substring(5);

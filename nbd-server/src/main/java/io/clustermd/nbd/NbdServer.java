@@ -112,6 +112,7 @@ public final class NbdServer implements AutoCloseable {
 
     private final Map<String, NbdExport> exports;
     private final NbdServerConfig config;
+    private final NbdTls tls;
     private final EventLoopGroup group;
     private final boolean ownsGroup;
     private final Transport transport;
@@ -137,6 +138,7 @@ public final class NbdServer implements AutoCloseable {
             }
         }
         this.config = b.config;
+        this.tls = b.tls;
         this.budget = new InFlightBudget(config.serverMaxInFlight(), config.serverMaxInFlightBytes());
         this.transport = resolve(b.transport);
         if (b.group != null) {
@@ -308,7 +310,7 @@ public final class NbdServer implements AutoCloseable {
                 }
                 ch.closeFuture().addListener(f -> open.decrementAndGet());
                 connections.add(ch);
-                initPipeline(ch.pipeline(), registry, config, budget);
+                initPipeline(ch.pipeline(), registry, config, budget, tls);
             }
         });
         try {
@@ -316,7 +318,9 @@ public final class NbdServer implements AutoCloseable {
             if (!tcp) {
                 socketFiles.add(((NbdListener.Unix) l).path().toAbsolutePath());
             }
-            log.info("serving NBD on {} ({})", l, transport.name().toLowerCase(java.util.Locale.ROOT));
+            log.info("serving NBD on {} ({}{})", l, transport.name().toLowerCase(java.util.Locale.ROOT),
+                    tls == null ? "" : "; TLS required, " + (tls.requiresClientCertificates()
+                            ? "client certificates checked" : "no client certificates"));
             return ch;
         } catch (Exception e) {
             throw new IOException("cannot listen on " + l + ": " + e.getMessage()
@@ -326,9 +330,9 @@ public final class NbdServer implements AutoCloseable {
 
     /** The handshake-phase pipeline of a new connection; the handshake swaps in the transmission phase. */
     static void initPipeline(io.netty.channel.ChannelPipeline p, NbdHandshakeHandler.ExportRegistry registry,
-                             NbdServerConfig config, InFlightBudget budget) {
+                             NbdServerConfig config, InFlightBudget budget, NbdTls tls) {
         p.addLast(NbdHandshakeHandler.OPTION_DECODER, new NbdOptionDecoder(config.maxOptionLength()))
-                .addLast(NbdHandshakeHandler.HANDSHAKE, new NbdHandshakeHandler(registry, config, budget));
+                .addLast(NbdHandshakeHandler.HANDSHAKE, new NbdHandshakeHandler(registry, config, budget, tls));
     }
 
     /** A socket file left by a server that died; anything else at that path is refused. */
@@ -401,6 +405,7 @@ public final class NbdServer implements AutoCloseable {
         private final List<NbdExport> exports = new ArrayList<>();
         private final List<NbdListener> listeners = new ArrayList<>();
         private NbdServerConfig config = NbdServerConfig.DEFAULTS;
+        private NbdTls tls;
         private Transport transport = Transport.AUTO;
         private int ioThreads = Math.min(4, Runtime.getRuntime().availableProcessors());
         private EventLoopGroup group;
@@ -419,6 +424,15 @@ public final class NbdServer implements AutoCloseable {
 
         public Builder config(NbdServerConfig c) {
             this.config = Objects.requireNonNull(c);
+            return this;
+        }
+
+        /**
+         * Require TLS on every connection (the spec's FORCEDTLS mode: no option but STARTTLS and
+         * ABORT is answered before it); null serves without TLS.
+         */
+        public Builder tls(NbdTls t) {
+            this.tls = t;
             return this;
         }
 

@@ -314,6 +314,10 @@ final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
         if (NbdHandshakeHandler.isFraming(cause)) {
             log.warn("{}: {}; closing the connection", ctx.channel().remoteAddress(),
                     cause.getCause() != null ? cause.getCause().getMessage() : cause.getMessage());
+        } else if (cause instanceof javax.net.ssl.SSLException || cause.getCause() instanceof javax.net.ssl.SSLException) {
+            // A client without an acceptable certificate, or one that does not speak TLS after STARTTLS.
+            Throwable tls = cause instanceof javax.net.ssl.SSLException ? cause : cause.getCause();
+            log.info("{}: TLS failed: {}; closing the connection", ctx.channel().remoteAddress(), tls.getMessage());
         } else if (cause instanceof IOException) {
             log.debug("{}: {}", ctx.channel().remoteAddress(), cause.toString());
         } else {

@@ -19,6 +19,11 @@ final class EmbeddedServer {
 
     /** A connection of a server whose other connections share {@code budget}. */
     EmbeddedServer(NbdServerConfig config, InFlightBudget budget, NbdExport... exports) {
+        this(config, budget, null, exports);
+    }
+
+    /** A connection of a server that requires TLS ({@code tls} not null). */
+    EmbeddedServer(NbdServerConfig config, InFlightBudget budget, NbdTls tls, NbdExport... exports) {
         this.budget = budget;
         NbdHandshakeHandler.ExportRegistry reg = new NbdHandshakeHandler.ExportRegistry() {
             @Override
@@ -39,7 +44,7 @@ final class EmbeddedServer {
         ch = new EmbeddedChannel(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel c) {
-                NbdServer.initPipeline(c.pipeline(), reg, config, budget);
+                NbdServer.initPipeline(c.pipeline(), reg, config, budget, tls);
             }
         });
     }

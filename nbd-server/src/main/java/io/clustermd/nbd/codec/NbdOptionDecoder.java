@@ -27,12 +27,25 @@ public final class NbdOptionDecoder extends ByteToMessageDecoder {
     private enum State { CLIENT_FLAGS, HEADER, DATA, SKIP, BROKEN }
 
     private final int maxOptionLength;
-    private State state = State.CLIENT_FLAGS;
+    private State state;
     private int option;
     private long length;
 
     public NbdOptionDecoder(int maxOptionLength) {
+        this(maxOptionLength, State.CLIENT_FLAGS);
+    }
+
+    private NbdOptionDecoder(int maxOptionLength, State state) {
         this.maxOptionLength = maxOptionLength;
+        this.state = state;
+    }
+
+    /**
+     * A decoder for the options that follow NBD_OPT_STARTTLS, inside TLS: the client flags were
+     * read before it, in clear, so it starts at an option header.
+     */
+    public static NbdOptionDecoder afterStartTls(int maxOptionLength) {
+        return new NbdOptionDecoder(maxOptionLength, State.HEADER);
     }
 
     @Override
