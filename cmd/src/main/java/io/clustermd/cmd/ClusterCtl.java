@@ -17,7 +17,7 @@ import java.io.PrintWriter;
                 io.clustermd.cmd.online.MemberCommands.Add.class, io.clustermd.cmd.online.MemberCommands.ReAdd.class,
                 io.clustermd.cmd.online.GrowCommand.class,
                 io.clustermd.cmd.online.ArrayCommands.Check.class, io.clustermd.cmd.online.ArrayCommands.Repair.class,
-                io.clustermd.cmd.online.ArrayCommands.Stop.class,
+                io.clustermd.cmd.online.ArrayCommands.Stop.class, io.clustermd.cmd.online.ArrayCommands.Wait.class,
                 CommandLine.HelpCommand.class})
 public final class ClusterCtl implements Runnable {
 

@@ -1,5 +1,6 @@
 package io.clustermd.cmd.online;
 
+import io.clustermd.control.ArrayStatus;
 import io.clustermd.control.ControlRequest;
 import io.clustermd.control.ControlResponse;
 import picocli.CommandLine.Command;
@@ -18,11 +19,14 @@ public final class ArrayCommands {
             description = {"Start a check: read every member and count differing sectors (mismatch_cnt).",
                     "Follow it with 'clusterctl status --watch'."})
     public static final class Check extends ArrayOnlineCommand {
+        @picocli.CommandLine.Option(names = "--wait", description = "wait until the check is over, showing its"
+                + " progress, then print mismatch_cnt")
+        boolean waitForIt;
+
         @Override
         public Integer call() throws Exception {
             ControlResponse r = request(new ControlRequest.Check());
-            report(this, r, "check");
-            return 0;
+            return waitForIt ? follow(this, "check") : report(this, r, "check");
         }
     }
 
@@ -30,11 +34,24 @@ public final class ArrayCommands {
             description = {"Start a repair: as check, and rewrite differing blocks from the first in-sync member.",
                     "Follow it with 'clusterctl status --watch'."})
     public static final class Repair extends ArrayOnlineCommand {
+        @picocli.CommandLine.Option(names = "--wait", description = "wait until the repair is over, showing its"
+                + " progress, then print mismatch_cnt")
+        boolean waitForIt;
+
         @Override
         public Integer call() throws Exception {
             ControlResponse r = request(new ControlRequest.Repair());
-            report(this, r, "repair");
-            return 0;
+            return waitForIt ? follow(this, "repair") : report(this, r, "repair");
+        }
+    }
+
+    @Command(name = "wait", mixinStandardHelpOptions = true,
+            description = {"Wait until no resync, recovery, check or repair runs (mdadm --wait), showing the progress:",
+                    "one line redrawn on a terminal, a line per 10% (or 10 s) otherwise."})
+    public static final class Wait extends ArrayOnlineCommand {
+        @Override
+        public Integer call() throws Exception {
+            return follow(this, null);
         }
     }
 
@@ -56,14 +73,31 @@ public final class ArrayCommands {
         }
     }
 
-    private static void report(OnlineCommand c, ControlResponse r, String action) throws Exception {
+    /** Follows the running action until idle; after a check or repair, prints its mismatch_cnt. */
+    private static int follow(OnlineCommand c, String action) throws Exception {
+        ArrayStatus idle;
+        try (ControlClient client = c.connect()) {
+            idle = new SyncProgress(c.out(), !c.json && Terminal.isInteractive()).untilIdle(client);
+        }
+        if (c.json) {
+            c.printJson(idle);
+        } else if (action != null) {
+            c.out().println(action + " done on " + MdstatFormat.deviceName(idle) + ": mismatch_cnt "
+                    + idle.mismatchCount());
+            c.out().flush();
+        }
+        return 0;
+    }
+
+    private static int report(OnlineCommand c, ControlResponse r, String action) throws Exception {
         if (c.json) {
             c.printJson(r.status() != null ? r.status() : r);
         } else {
             String array = r.status() != null ? MdstatFormat.deviceName(r.status()) : "the array";
             c.err().println("clusterctl: " + action + " started on " + array
-                    + "; follow it with 'clusterctl status --watch'");
+                    + "; follow it with 'clusterctl wait' or 'clusterctl status --watch'");
             c.err().flush();
         }
+        return 0;
     }
 }

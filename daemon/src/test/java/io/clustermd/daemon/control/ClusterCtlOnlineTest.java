@@ -220,7 +220,7 @@ class ClusterCtlOnlineTest {
         array.mismatchesToFind(128);
         Result c = ctl("check");
         assertThat(c.rc()).isZero();
-        assertThat(c.err()).isEqualTo("clusterctl: check started on md-m1; follow it with 'clusterctl status --watch'\n");
+        assertThat(c.err()).isEqualTo("clusterctl: check started on md-m1; follow it with 'clusterctl wait' or 'clusterctl status --watch'\n");
         array.progress(64512, 30000);
         assertThat(ctl("status").out()).contains(
                 "      [=========>...........]  check = 49.6% (32256/64512) finish=0.0min speed=30000K/sec\n"
