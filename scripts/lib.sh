@@ -74,8 +74,13 @@ run_module_main() {
   local cds=() dir
   if [ "$module" = cmd ]; then
     dir=$(dirname "${classpath%%:*}")
+    # (a file too small to be an archive is debris: the JVM would only warn about it at every run)
+    if [ -w "$dir" ] && [ -f "$dir/$module.jsa" ] && [ "$(stat -c %s "$dir/$module.jsa")" -lt 65536 ]; then
+      rm -f "$dir/$module.jsa"
+    fi
     if [ -w "$dir" ] || [ -f "$dir/$module.jsa" ]; then
-      cds=(-XX:SharedArchiveFile="$dir/$module.jsa" -XX:+AutoCreateSharedArchive -Xlog:cds=off -Xlog:cds+dynamic=off)
+      cds=(-XX:SharedArchiveFile="$dir/$module.jsa" -XX:+AutoCreateSharedArchive -Xlog:cds=off -Xlog:cds+dynamic=off
+           -XX:+DisplayVMOutputToStderr)
     fi
   fi
   exec "$JAVA" --enable-native-access=ALL-UNNAMED "${cds[@]}" ${CLUSTERMD_JAVA_OPTS:-} -cp "$classpath" "$main" "$@"
