@@ -86,6 +86,24 @@ run_module_main() {
   exec "$JAVA" --enable-native-access=ALL-UNNAMED "${cds[@]}" ${CLUSTERMD_JAVA_OPTS:-} -cp "$classpath" "$main" "$@"
 }
 
+# make_man_pages DIR [CLASSPATH_ROOT]: writes the man pages (section 8) of clusterctl and clustermd and
+# of each of their commands into DIR, from their picocli definitions (io.clustermd.cmd.ManPages). The
+# jars come from the source tree's target directories, or from CLASSPATH_ROOT/{cmd,daemon}/ (an install).
+make_man_pages() {
+  local dir=$1 from=${2:-} root cp
+  root=$(clustermd_root)
+  if [ -n "$from" ]; then
+    cp="$from/cmd/*:$from/daemon/*"
+  else
+    cp="$(ls "$root"/cmd/target/clustermd-cmd-*.jar | grep -v -e sources -e tests | head -n 1):$root/cmd/target/lib/*"
+    cp="$cp:$(ls "$root"/daemon/target/clustermd-daemon-*.jar | grep -v -e sources -e tests | head -n 1):$root/daemon/target/lib/*"
+  fi
+  find_jdk || return 1
+  mkdir -p "$dir"
+  "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$cp" io.clustermd.cmd.ManPages "$dir" \
+    io.clustermd.cmd.ClusterCtl io.clustermd.daemon.ClusterMd > /dev/null
+}
+
 # packages_for GROUP...: prints the Debian packages of scripts/packages used by any of the groups
 # (demo, test, vmtest, bench), resolving 'A|B' to the first name this release offers.
 packages_for() {
