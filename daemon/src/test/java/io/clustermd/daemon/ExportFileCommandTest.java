@@ -51,7 +51,7 @@ class ExportFileCommandTest {
         }
         Path sock = dir.resolve("disk.nbd");
         int port = freePort();
-        Process p = clustermd(dir, "export-file", "-l", "unix:" + sock, "-l", "tcp:127.0.0.1:" + port,
+        Process p = clustermd(dir, "export-file", "-l", "unix:" + sock, "--nbd", "tcp:127.0.0.1:" + port,
                 "--description", "test image", img.toString()).start();
         try {
             String uri = "nbd+unix:///?socket=" + sock;
