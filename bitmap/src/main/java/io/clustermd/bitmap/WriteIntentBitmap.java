@@ -972,6 +972,11 @@ public final class WriteIntentBitmap {
         return underLock(post -> ByteBuffer.wrap(image.clone()));
     }
 
+    /** Bitmap page writes issued since load (md's bitmap page writes; metrics). */
+    public long pageWrites() {
+        return underLock(post -> pageWrites);
+    }
+
     /** A snapshot for status output ({@code md_bitmap_status}). */
     public BitmapStatus status() {
         long needed = 0;

@@ -515,6 +515,10 @@ public final class RunCommand implements Callable<Integer> {
             controlServer = ControlServer.start(controlPath, adapter, r.stopRequested()::countDown);
             if (metricsEndpoint != null) {
                 metricsEndpoint.sources(array::snapshot, server::stats, membership == null ? null : membership::status);
+                metricsEndpoint.bitmapPageWrites(array::bitmapPageWrites);
+                if (membership != null) {
+                    metricsEndpoint.clustered(membership.lockspace(), membership::messageTimeouts);
+                }
                 try {
                     metricsEndpoint.serve(metricsAddress(metrics));
                 } catch (IOException e) {

@@ -39,6 +39,22 @@ public interface Lockspace extends AutoCloseable {
      */
     long requestsSent();
 
+    /** Told of every lock, conversion or unlock request when it completes, with how long it took. */
+    @FunctionalInterface
+    interface RequestObserver {
+        /**
+         * @param status what the request ended in
+         * @param nanos  from the request being sent to its completion
+         */
+        void completed(LockStatus status, long nanos);
+    }
+
+    /**
+     * Sets the observer of completed requests (metrics), replacing any earlier one; it runs on the
+     * lock manager's event thread and must not block.
+     */
+    void observeRequests(RequestObserver observer);
+
     /**
      * Leaves the lockspace ({@code dlm_release_lockspace} with force): every lock of this node in
      * it is released (without writing LVBs), pending requests complete with {@link LockStatus#FAILED}.

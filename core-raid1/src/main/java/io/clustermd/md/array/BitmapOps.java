@@ -40,6 +40,11 @@ public interface BitmapOps {
     /** Units still dirty or needing sync. */
     long dirtyChunks();
 
+    /** Bitmap pages written to the members since the array started (none without a bitmap). */
+    default long pageWrites() {
+        return 0;
+    }
+
     /** True when chunk is being synced or waits for it (reads there go to the first member). */
     boolean needsSync(long chunk);
 

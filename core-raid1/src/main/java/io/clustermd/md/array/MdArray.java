@@ -943,6 +943,11 @@ public final class MdArray implements AutoCloseable {
                              byte[] deviceUuid, int readErrors) {
     }
 
+    /** Bitmap pages written to the members since the array started (metrics). */
+    public long bitmapPageWrites() {
+        return bitmap.pageWrites();
+    }
+
     public Snapshot snapshot() {
         synchronized (this) {
             List<MemberView> views = new ArrayList<>();

@@ -172,6 +172,11 @@ public final class SlotBitmapOps implements BitmapOps {
     }
 
     @Override
+    public long pageWrites() {
+        return bitmap.pageWrites();
+    }
+
+    @Override
     public boolean needsSync(long chunk) {
         return bitmap.needsSync(chunk);
     }

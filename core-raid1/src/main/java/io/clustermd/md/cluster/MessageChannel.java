@@ -63,6 +63,8 @@ public final class MessageChannel {
     private final Map<Integer, Long> lastSequenceBySlot = new HashMap<>();
     private final AtomicLong sent = new AtomicLong();
     private final AtomicLong received = new AtomicLong();
+    /** Steps of a send or receive that ran out of time (another node did not answer in time). */
+    private final AtomicLong stepTimeouts = new AtomicLong();
     private volatile String waitingFor;
 
     /**
@@ -443,6 +445,9 @@ public final class MessageChannel {
                 waitingFor = null;
             }
             if (!r.granted()) {
+                if (r.status() == io.clustermd.dlm.LockStatus.TIMED_OUT) {
+                    stepTimeouts.incrementAndGet();
+                }
                 throw new CompletionException(new ClusterWaitException("waiting for " + what + " on lock '"
                         + h.resource() + "': " + r.status() + (r.status() == io.clustermd.dlm.LockStatus.TIMED_OUT
                         ? " after " + timeout.toMillis() + " ms" : "") + (r.cause() == null ? "" : " (" + r.cause().getMessage() + ")")));
@@ -459,6 +464,11 @@ public final class MessageChannel {
     /** Messages this node sent (acknowledged by every node). */
     public long messagesSent() {
         return sent.get();
+    }
+
+    /** Steps of message exchanges that timed out waiting for another node. */
+    public long stepTimeouts() {
+        return stepTimeouts.get();
     }
 
     /** Messages this node received and processed. */

@@ -295,6 +295,16 @@ public final class ClusterMembership implements AutoCloseable {
                 rate.perSecond(requests, System.nanoTime()));
     }
 
+    /** The array's lockspace (metrics observe its requests). */
+    public io.clustermd.dlm.Lockspace lockspace() {
+        return lockspace;
+    }
+
+    /** Steps of cluster message exchanges that timed out waiting for another node. */
+    public long messageTimeouts() {
+        return node.channel().stepTimeouts();
+    }
+
     /** How long closing the lock manager may take (a fenced one may be retrying a server that is gone). */
     static final long CLOSE_MILLIS = 3_000;
 

@@ -1,12 +1,16 @@
 package io.clustermd.daemon.metrics;
 
 import io.clustermd.control.ClusterStatus;
+import io.clustermd.dlm.LockStatus;
+import io.clustermd.dlm.Lockspace;
 import io.clustermd.md.array.MdArray;
 import io.clustermd.md.array.MemberState;
 import io.clustermd.md.array.SyncEngine;
 import io.clustermd.nbd.NbdServer;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.exporter.httpserver.HTTPServer;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.prometheus.metrics.model.snapshots.Labels;
@@ -16,10 +20,13 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.EnumMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
@@ -64,6 +71,36 @@ public final class DaemonMetrics implements AutoCloseable {
         this.nbd = nbd;
         this.cluster = cluster == null ? () -> null : cluster;
     }
+
+    /** Bitmap pages written since start, read at each scrape. */
+    public void bitmapPageWrites(LongSupplier pageWrites) {
+        counter("clustermd_bitmap_page_writes", "Bitmap pages written to the members since the daemon started",
+                cb -> cb.call(pageWrites.getAsLong()));
+    }
+
+    /**
+     * A clustered array: a latency histogram of its lock requests by outcome (fed as they complete,
+     * on the lock manager's event thread), and the message steps that timed out.
+     */
+    public void clustered(Lockspace lockspace, LongSupplier messageTimeouts) {
+        Histogram latency = Histogram.builder()
+                .name("clustermd_lock_request_duration_seconds")
+                .help("Time from a lock, conversion or unlock request to its answer, by outcome (granted, not_granted,"
+                        + " timed_out, ...); requests that wait for another node by design count too")
+                .constLabels(array).labelNames("outcome").classicOnly()
+                .classicUpperBounds(LOCK_BOUNDS_SECONDS).register(registry);
+        Map<LockStatus, DistributionDataPoint> byStatus = new EnumMap<>(LockStatus.class);
+        for (LockStatus s : LockStatus.values()) {
+            byStatus.put(s, latency.labelValues(lower(s)));
+        }
+        lockspace.observeRequests((status, nanos) -> byStatus.get(status).observe(nanos / 1e9));
+        counter("clustermd_cluster_message_timeouts", "Steps of md-cluster message exchanges that timed out waiting"
+                + " for another node", cb -> cb.call(messageTimeouts.getAsLong()));
+    }
+
+    /** Lock latency buckets: 100 µs to ~100 s, doubling. */
+    private static final double[] LOCK_BOUNDS_SECONDS = java.util.stream.IntStream.range(0, 21)
+            .mapToDouble(i -> 100e-6 * (1L << i)).toArray();
 
     /** The registry (tests read it without HTTP). */
     public PrometheusRegistry registry() {

@@ -45,6 +45,8 @@ public abstract class AbstractLockHandle implements LockHandle {
         final CompletableFuture<LockResult> future = new CompletableFuture<>();
         volatile ScheduledFuture<?> timer;
         volatile boolean timedOut;
+        /** {@link System#nanoTime()} when the request was handed to the lock manager (0: not yet). */
+        volatile long sentNanos;
 
         Op(Kind kind, long seq, LockMode mode, Set<LockFlag> flags, byte[] lvbIn) {
             this.kind = kind;
@@ -147,6 +149,7 @@ public abstract class AbstractLockHandle implements LockHandle {
             pending = op;
         }
         lockspace.countRequest();
+        op.sentNanos = System.nanoTime();
         start(op, () -> sendLock(op));
         // The deadline is armed after the send, so that its cancel always finds the request sent.
         ScheduledFuture<?> timer = lockspace.scheduler().schedule(() -> onTimeout(op), timeout.toNanos(),
@@ -178,6 +181,7 @@ public abstract class AbstractLockHandle implements LockHandle {
             pending = op;
         }
         lockspace.countRequest();
+        op.sentNanos = System.nanoTime();
         start(op, () -> sendUnlock(op));
         return op.future;
     }
@@ -238,6 +242,7 @@ public abstract class AbstractLockHandle implements LockHandle {
             result = new LockResult(status, granted, read && lvbOut != null ? lvbOut : null,
                     read && valNotValid, null);
         }
+        lockspace.requestCompleted(result.status(), op.sentNanos);
         op.future.complete(result);
         return true;
     }
@@ -254,6 +259,7 @@ public abstract class AbstractLockHandle implements LockHandle {
             }
             granted = null;
         }
+        lockspace.requestCompleted(LockStatus.FAILED, op.sentNanos);
         op.future.complete(new LockResult(LockStatus.FAILED, null, null, false, cause));
         return true;
     }

@@ -52,6 +52,25 @@ public abstract class AbstractLockspace implements Lockspace {
     }
 
     /** A lock, convert or unlock request is being sent. */
+    private volatile RequestObserver observer;
+
+    @Override
+    public void observeRequests(RequestObserver observer) {
+        this.observer = observer;
+    }
+
+    /** A request sent at {@code sentNanos} completed with {@code status}. */
+    void requestCompleted(io.clustermd.dlm.LockStatus status, long sentNanos) {
+        RequestObserver o = observer;
+        if (o != null && sentNanos != 0) {
+            try {
+                o.completed(status, System.nanoTime() - sentNanos);
+            } catch (RuntimeException e) {
+                // metrics must never break lock completions
+            }
+        }
+    }
+
     void countRequest() {
         requests.incrementAndGet();
     }

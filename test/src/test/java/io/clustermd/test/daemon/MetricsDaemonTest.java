@@ -144,6 +144,36 @@ class MetricsDaemonTest {
     }
 
     @Test
+    void clusteredArray_showsSlotNodesLockLatencyAndMessages() throws Exception {
+        try (Coordinator zk = Coordinator.start(dir.resolve("zk"))) {
+            List<Path> members = MemberFiles.sparse(dir, "cl-", 2, 64L << 20);
+            List<String> args = new ArrayList<>(List.of("create", "--level=1", "--raid-devices=2",
+                    "--bitmap=clustered", "--nodes=2", "--home-cluster=zk", "--assume-clean", "--name=cl"));
+            members.forEach(p -> args.add(p.toString()));
+            StringWriter err = new StringWriter();
+            assertThat(ClusterCtl.run(args.toArray(String[]::new), new PrintWriter(new StringWriter()),
+                    new PrintWriter(err))).as(err.toString()).isZero();
+            Daemon d = Daemon.start(dir.resolve("n1"), "cl", members, "--lock", zk.lockUri(), "--node-name", "n1",
+                    "--metrics", "127.0.0.1:0");
+            daemons.add(d);
+            Daemon other = Daemon.start(dir.resolve("n2"), "cl", members, "--lock", zk.lockUri(), "--node-name", "n2");
+            daemons.add(other);
+            Path in = dir.resolve("cl.bin");
+            Files.write(in, new byte[1 << 20]);
+            assertThat(Processes.run(List.of("nbdcopy", in.toString(), d.nbdUri())).exitCode()).isZero();
+            List<Sample> s = scrape(port(d));
+            assertThat(value(s, "clustermd_cluster_slot")).isZero();
+            assertThat(value(s, "clustermd_cluster_nodes")).isEqualTo(2);
+            assertThat(value(s, "clustermd_lock_manager_healthy")).isEqualTo(1);
+            assertThat(value(s, "clustermd_lock_requests_total")).isPositive();
+            assertThat(value(s, "clustermd_cluster_messages_received_total")).isPositive();
+            assertThat(value(s, "clustermd_cluster_message_timeouts_total")).isZero();
+            assertThat(value(s, "clustermd_lock_request_duration_seconds_count", "outcome", "granted")).isPositive();
+            assertThat(value(s, "clustermd_bitmap_page_writes_total")).isPositive();
+        }
+    }
+
+    @Test
     void badOrTakenMetricsAddress_isRefusedWithAClearError() throws Exception {
         List<Path> members = create("bad");
         Processes.Result r = Processes.run(List.of(Daemon.ROOT.resolve("bin/clustermd").toString(), "run",
