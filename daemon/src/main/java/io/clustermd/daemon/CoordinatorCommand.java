@@ -160,6 +160,7 @@ public final class CoordinatorCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        logFormat.apply();
         if (port < 1 || port > 65535) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--port must be 1..65535, got " + port);
         }

@@ -74,6 +74,7 @@ public final class ExportFileCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        logFormat.apply();
         List<NbdListener> listeners = new ArrayList<>();
         if (listen.isEmpty()) {
             listeners.add(new NbdListener.Tcp("127.0.0.1", NbdListener.DEFAULT_PORT));

@@ -33,7 +33,15 @@ public final class LogFormatOption {
                     + value + "'");
         }
         format = f;
-        if (f.equals("json")) {
+    }
+
+    /**
+     * Switches the log to the chosen format. Called by the command once its options are final
+     * (after a config file), not by the option's setter: picocli also sets options on the scratch
+     * instances that check a config file's lines, and those must not change the process's log.
+     */
+    public void apply() {
+        if (format.equals("json")) {
             useJson();
         }
     }

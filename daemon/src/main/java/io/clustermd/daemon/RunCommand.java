@@ -211,6 +211,7 @@ public final class RunCommand implements Callable<Integer> {
                 return 2;
             }
         }
+        logFormat.apply();
         if (members == null || members.isEmpty()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "give the array's members: MEMBER... on the"
                     + " command line, or 'member = PATH' lines in the --config file");

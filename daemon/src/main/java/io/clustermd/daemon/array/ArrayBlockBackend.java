@@ -52,36 +52,39 @@ public final class ArrayBlockBackend implements BlockBackend {
     @Override
     public CompletableFuture<Void> pread(ByteBuf dst, long offset, int length, int flags) {
         ByteBuffer target = dst.nioBuffer(dst.writerIndex(), length);
-        return metrics.record(IoMetrics.Op.READ, length, () -> mapErrors(array.read(target, offset)
+        long start = metrics.start();
+        return metrics.record(IoMetrics.Op.READ, length, start, mapErrors(array.read(target, offset)
                 .thenRun(() -> dst.writerIndex(dst.writerIndex() + length))));
     }
 
     @Override
     public CompletableFuture<Void> pwrite(ByteBuf src, long offset, int flags) {
         ByteBuffer source = src.nioBuffer(src.readerIndex(), src.readableBytes());
-        return metrics.record(IoMetrics.Op.WRITE, source.remaining(),
-                () -> mapErrors(array.write(source, offset, (flags & FLAG_FUA) != 0)));
+        long start = metrics.start();
+        return metrics.record(IoMetrics.Op.WRITE, source.remaining(), start,
+                mapErrors(array.write(source, offset, (flags & FLAG_FUA) != 0)));
     }
 
     @Override
     public CompletableFuture<Void> flush(int flags) {
-        return metrics.record(IoMetrics.Op.FLUSH, 0, () -> mapErrors(array.flush()));
+        long start = metrics.start();
+        return metrics.record(IoMetrics.Op.FLUSH, 0, start, mapErrors(array.flush()));
     }
 
     @Override
     public CompletableFuture<Void> trim(long offset, long length, int flags) {
-        return metrics.record(IoMetrics.Op.TRIM, length, () -> {
-            CompletableFuture<Void> f = array.trim(offset, length);
-            return mapErrors((flags & FLAG_FUA) != 0 ? f.thenCompose(v -> array.flush()) : f);
-        });
+        long start = metrics.start();
+        CompletableFuture<Void> f = array.trim(offset, length);
+        return metrics.record(IoMetrics.Op.TRIM, length, start,
+                mapErrors((flags & FLAG_FUA) != 0 ? f.thenCompose(v -> array.flush()) : f));
     }
 
     @Override
     public CompletableFuture<Void> zero(long offset, long length, int flags) {
-        return metrics.record(IoMetrics.Op.WRITE_ZEROES, length, () -> {
-            CompletableFuture<Void> f = array.writeZeroes(offset, length);
-            return mapErrors((flags & FLAG_FUA) != 0 ? f.thenCompose(v -> array.flush()) : f);
-        });
+        long start = metrics.start();
+        CompletableFuture<Void> f = array.writeZeroes(offset, length);
+        return metrics.record(IoMetrics.Op.WRITE_ZEROES, length, start,
+                mapErrors((flags & FLAG_FUA) != 0 ? f.thenCompose(v -> array.flush()) : f));
     }
 
     private static CompletableFuture<Void> mapErrors(CompletableFuture<Void> f) {

@@ -10,7 +10,6 @@ import io.prometheus.metrics.model.snapshots.Labels;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.Supplier;
 
 /**
  * Counts of the array's NBD requests on the data path: requests, errors and bytes per operation
@@ -74,13 +73,20 @@ public final class IoMetrics {
         return b;
     }
 
-    /** Starts {@code request} and records it when it completes: one {@code op} over {@code length} bytes. */
-    public <T> CompletableFuture<T> record(Op op, long length, Supplier<CompletableFuture<T>> request) {
+    /** The moment a request reaches the array (0 when metrics are off: no clock read). */
+    public long start() {
+        return enabled ? System.nanoTime() : 0;
+    }
+
+    /**
+     * Records {@code request}, started at {@link #start()}, when it completes: one {@code op} over
+     * {@code length} bytes. With metrics off it returns {@code request} untouched.
+     */
+    public <T> CompletableFuture<T> record(Op op, long length, long start, CompletableFuture<T> request) {
         if (!enabled) {
-            return request.get();
+            return request;
         }
-        long start = System.nanoTime();
-        return request.get().whenComplete((v, e) -> {
+        return request.whenComplete((v, e) -> {
             latency.get(op).observe((System.nanoTime() - start) / 1e9);
             requests.get(op).inc();
             if (e != null) {

@@ -194,6 +194,15 @@ class ServiceManagerDaemonTest {
         assertThat(messages).anyMatch(m -> m.startsWith("array js (") && m.contains("running"));
         assertThat(messages).contains("stopped cleanly");
 
+        // the command line wins over the file: text lines again, not one of them JSON
+        Path textLog = dir.resolve("text.log");
+        Process text = start(List.of("--config", conf.toString(), "--log-format", "text"), textLog);
+        await().atMost(Duration.ofSeconds(60)).until(() -> Files.exists(runDir.resolve("js.ctl")));
+        stop(runDir, "js");
+        assertThat(text.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(Files.readAllLines(textLog)).isNotEmpty().noneMatch(l -> l.startsWith("{"))
+                .anyMatch(l -> l.contains("[js]") && l.contains("stopped cleanly"));
+
         Process bad = start(List.of("--log-format", "xml", members.get(0).toString()), dir.resolve("bad.log"));
         assertThat(bad.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(bad.exitValue()).isEqualTo(2);
