@@ -212,6 +212,9 @@ public final class CoordinatorCommand implements Callable<Integer> {
             ServerConfig config = new ServerConfig();
             config.readFrom(qpc);
             Standalone zk = new Standalone();
+            if (System.getProperty("zookeeper.serverCnxnFactory") == null) {
+                System.setProperty("zookeeper.serverCnxnFactory", DataFirstCnxnFactory.class.getName());
+            }
             runUntilStopped(zk, () -> zk.runFromConfig(config), "ZooKeeper " + org.apache.zookeeper.Version.getFullVersion()
                     + " serving on " + where + ", data in " + dataDir + "; daemons use --lock zk://" + where + "/clustermd");
         } else {
